@@ -1,0 +1,136 @@
+"""The contract between the harness and a benchmark.
+
+A benchmark owns its model, its data, one training step and its evaluation. It knows nothing of timing,
+logging, processes or stopping rules: the harness (`aibench.harness.session`) calls these methods in order
+
+    build()            -- off the clock (MLPerf "init"): model, optimizer
+    load_data()        -- on the clock: read the dataset from disk
+    prelude()          -- on the clock: work that must precede the measured epochs (e.g. a teacher model)
+    for each epoch:
+        for batch in train_batches(epoch): train_step(batch)
+        end_epoch(epoch)
+        evaluate()     -- every eval_interval epochs
+
+and decides when to stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from aibench.catalog import BenchmarkInfo
+from aibench.datasets.embedded import DatasetSpec
+
+PROFILES = ("tiny", "small", "full")
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """Hyperparameters, stopping rule and data size of one benchmark at one profile."""
+
+    batch_size: int
+    learning_rate: float
+    max_epochs: int
+    target: float                 # quality target for this profile, in the unit of Benchmark.quality_metric
+    eval_interval: int = 1        # evaluate every N epochs (and after the last one)
+    time_limit_s: float = 3600.0  # wall-clock limit of one session
+    data: Mapping[str, Any] = field(default_factory=dict)     # embedded-data generator parameters
+    options: Mapping[str, Any] = field(default_factory=dict)  # benchmark-specific knobs (input size, ...)
+
+    def with_overrides(self, **changes: Any) -> "ProfileSettings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class BenchmarkContext:
+    """What the harness hands a benchmark: where the data is, where to compute, and the settings to use."""
+
+    profile: str
+    settings: ProfileSettings
+    data_root: Path
+    device: torch.device
+    precision: str = "fp32"
+    seed: int = 0
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision around a forward pass; a no-op at fp32."""
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+@dataclass
+class StepOutput:
+    loss: torch.Tensor | float
+    samples: int
+
+
+class Benchmark(ABC):
+    """One component benchmark. Subclasses are registered with `aibench.registry.register`."""
+
+    info: ClassVar[BenchmarkInfo]              # filled in by the registry
+    dataset: ClassVar[DatasetSpec]
+    quality_metric: ClassVar[str]              # key of evaluate()'s dict that is compared with the target
+    higher_is_better: ClassVar[bool] = True
+    profiles: ClassVar[Mapping[str, ProfileSettings]]
+
+    def __init__(self, ctx: BenchmarkContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.device = ctx.device
+
+    @abstractmethod
+    def build(self) -> None:
+        """Create the model and optimizer (untrained: the rules forbid starting from trained weights)."""
+
+    @abstractmethod
+    def load_data(self) -> None:
+        """Read the dataset from `self.ctx.data_root` in its real on-disk format."""
+
+    def prelude(self) -> Iterator[StepOutput]:
+        """Training that precedes the measured epochs, on the clock. Yields one output per step."""
+        return iter(())
+
+    @abstractmethod
+    def train_batches(self, epoch: int) -> Iterable[Any]:
+        """The batches of one epoch (epochs count from 1)."""
+
+    @abstractmethod
+    def train_step(self, batch: Any) -> StepOutput:
+        """Forward, backward and optimizer step on one batch."""
+
+    def end_epoch(self, epoch: int) -> None:
+        """Learning-rate schedules and other per-epoch bookkeeping."""
+
+    @abstractmethod
+    def evaluate(self) -> dict[str, float]:
+        """Quality on the evaluation split; must contain `quality_metric`."""
+
+    @abstractmethod
+    def train_samples(self) -> int:
+        """Number of training samples in one epoch."""
+
+    @abstractmethod
+    def eval_samples(self) -> int:
+        """Number of evaluation samples."""
+
+    def optimizer_settings(self) -> dict[str, Any]:
+        """Optimizer name and hyperparameters, for the log (MLPerf `opt_*` keys)."""
+        return {}
+
+    def model_state(self) -> dict[str, Any]:
+        """Weights to save at the end of a session."""
+        model = getattr(self, "model", None)
+        return model.state_dict() if isinstance(model, torch.nn.Module) else {}
+
+    @classmethod
+    def reached(cls, value: float, target: float) -> bool:
+        return value >= target if cls.higher_is_better else value <= target
