@@ -1,0 +1,1 @@
+"""Analyses over session results: suite summaries (and, later, characterization, variation, reports)."""

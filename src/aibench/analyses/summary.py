@@ -1,0 +1,89 @@
+"""Summarise sessions per benchmark, as MLPerf scores time to train and as the paper measures variation.
+
+- Time to quality: olympic mean over successful sessions (drop the fastest and the slowest when there are 3 or
+  more), the MLPerf Training scoring rule.
+- Epochs to quality: mean and coefficient of variation (sample standard deviation / mean), paper section 5.3.1.
+- Throughput: mean of the sessions' steady-state samples/s.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from aibench.harness.results import SUMMARY_SCHEMA_VERSION
+
+
+def olympic_mean(values: Sequence[float]) -> float | None:
+    """Mean after dropping the fastest and slowest value when there are at least 3."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    if len(ordered) >= 3:
+        ordered = ordered[1:-1]
+    return sum(ordered) / len(ordered)
+
+
+def coefficient_of_variation(values: Sequence[float]) -> float | None:
+    """Sample standard deviation divided by the mean; undefined for fewer than 2 values."""
+    if len(values) < 2:
+        return None
+    mean = statistics.fmean(values)
+    return statistics.stdev(values) / mean if mean else None
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    by_bench: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_bench.setdefault(r["benchmark"]["id"], []).append(r)
+    rows = []
+    for bench_id, runs in by_bench.items():
+        ok = [r for r in runs if r["metrics"].get("epochs_to_quality") is not None]
+        ttq = [r["metrics"]["time_to_quality_s"] for r in ok]
+        epochs = [r["metrics"]["epochs_to_quality"] for r in ok]
+        tput = [r["metrics"]["throughput_samples_per_s"] for r in runs if r["metrics"].get("throughput_samples_per_s")]
+        rows.append({
+            "benchmark": bench_id,
+            "task": runs[0]["benchmark"]["task"],
+            "quality_metric": runs[0]["benchmark"]["quality_metric"],
+            "target": runs[0]["hyperparameters"]["target"],
+            "runs": len(runs),
+            "reached_target": len(ok),
+            "statuses": [r["status"] for r in runs],
+            "seeds": [r["seed"] for r in runs],
+            "time_to_quality_s": olympic_mean(ttq),
+            "time_to_quality_rule": "olympic mean (fastest and slowest dropped)" if len(ttq) >= 3 else "mean",
+            "epochs_to_quality_mean": statistics.fmean(epochs) if epochs else None,
+            "epochs_to_quality_cv": coefficient_of_variation(epochs),
+            "throughput_samples_per_s": statistics.fmean(tput) if tput else None,
+            "final_quality": [r["metrics"].get("final_quality") for r in runs],
+            "run_time_s": [r["metrics"].get("run_time_s") for r in runs],
+        })
+    return {"schema_version": SUMMARY_SCHEMA_VERSION, "benchmarks": rows}
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title="AIBench results", show_lines=False)
+    for col in ("benchmark", "task", "target", "reached", "time to quality (s)", "epochs to quality",
+                "epochs CV", "samples/s", "final quality", "status"):
+        table.add_column(col, justify="left" if col in ("benchmark", "task", "status") else "right")
+    for row in summary["benchmarks"]:
+        finals = ", ".join(_num(q, ".4f") for q in row["final_quality"])
+        statuses = ", ".join(sorted(set(row["statuses"])))
+        table.add_row(
+            row["benchmark"], row["task"], f"{row['quality_metric']} {row['target']:g}",
+            f"{row['reached_target']}/{row['runs']}", _num(row["time_to_quality_s"], ".1f"),
+            _num(row["epochs_to_quality_mean"], ".2f"),
+            _num(row["epochs_to_quality_cv"] * 100 if row["epochs_to_quality_cv"] is not None else None, ".1f") + (
+                "%" if row["epochs_to_quality_cv"] is not None else ""),
+            _num(row["throughput_samples_per_s"], ".1f"), finals, statuses)
+    console.print(table)

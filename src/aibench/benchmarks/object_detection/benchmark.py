@@ -1,0 +1,168 @@
+"""DC-AI-C9: Faster R-CNN ResNet-50-FPN (torchvision, architecture unchanged) trained from scratch on VOC2007.
+
+Reference settings (BenchCouncil's code, jwyang/faster-rcnn.pytorch): batch 10, SGD lr 1e-3, momentum 0.9,
+weight decay 5e-4, lr x0.1 whenever `epoch % (lr_decay_step + 1) == 0` with lr_decay_step 5 (that is, after
+epochs 5, 11 and 17), 20 epochs; images scaled to a 600-pixel short side (at most 1000), random horizontal
+flips. Quality is VOC2007 mAP@0.5 with the 11-point AP, difficult objects ignored.
+
+The rules forbid starting from trained weights, so neither the detector nor its backbone is pretrained; with
+no pretrained backbone torchvision uses ordinary (trainable) BatchNorm and trains every backbone stage.
+The small profile keeps the network and trains at 128 pixels on embedded data in the VOC layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision.models.detection import fasterrcnn_resnet50_fpn
+
+from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
+from aibench.datasets.voc import VOC_CLASSES, VOC_DATASET, VOCDetection
+from aibench.metrics.detection import eval_detection_voc
+from aibench.registry import register
+
+# FasterRCNN keyword arguments that a profile's options may set.
+_MODEL_OPTIONS = ("min_size", "max_size", "box_batch_size_per_image", "rpn_post_nms_top_n_test",
+                  "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_train", "rpn_pre_nms_top_n_train")
+
+Sample = tuple[torch.Tensor, dict[str, torch.Tensor]]
+
+
+def _collate(samples: Sequence[Sample]) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
+    """Detection batches are lists: images differ in size and targets in object count."""
+    return [s[0] for s in samples], [s[1] for s in samples]
+
+
+class _FlipCollate:
+    """Collate with a seeded random horizontal flip per image (the reference training augmentation)."""
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.generator = generator
+
+    def __call__(self, samples: Sequence[Sample]) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
+        images, targets = [], []
+        for image, target in samples:
+            if torch.rand((), generator=self.generator) < 0.5:
+                width = image.shape[-1]
+                boxes = target["boxes"].clone()
+                boxes[:, [0, 2]] = width - target["boxes"][:, [2, 0]]  # continuous coordinates: exact
+                image, target = image.flip(-1), {**target, "boxes": boxes}
+            images.append(image)
+            targets.append(target)
+        return images, targets
+
+
+@register("DC-AI-C9")
+class ObjectDetection(Benchmark):
+    dataset = VOC_DATASET
+    quality_metric = "map50"
+    profiles = {
+        "full": ProfileSettings(
+            batch_size=10, learning_rate=1e-3, max_epochs=20, target=0.75, time_limit_s=14 * 24 * 3600,
+            options={"min_size": 600, "max_size": 1000, "box_batch_size_per_image": 128, "rpn_post_nms_top_n_test": 300, "hflip": True, "weight_decay": 5e-4,
+                     "lr_decay_epochs": (5, 11, 17), "warmup_iters": 0, "eval_batch_size": 10},
+        ),
+        "small": ProfileSettings(
+            batch_size=4, learning_rate=0.02, max_epochs=12, target=0.5, time_limit_s=900,
+            data={"num_classes": 3, "num_trainval": 80, "num_test": 40, "image_size": 128, "max_objects": 2},
+            options={"min_size": 128, "max_size": 128, "box_batch_size_per_image": 128, "rpn_post_nms_top_n_test": 300, "hflip": True, "weight_decay": 5e-4,
+                     "lr_decay_epochs": (), "warmup_iters": 20, "eval_batch_size": 8},
+        ),
+        "tiny": ProfileSettings(
+            batch_size=2, learning_rate=0.01, max_epochs=2, target=0.99, time_limit_s=120,
+            data={"num_classes": 2, "num_trainval": 4, "num_test": 2, "image_size": 64, "max_objects": 1},
+            options={"min_size": 64, "max_size": 64, "box_batch_size_per_image": 128, "rpn_post_nms_top_n_test": 300, "hflip": True, "weight_decay": 5e-4,
+                     "lr_decay_epochs": (), "warmup_iters": 0, "eval_batch_size": 2},
+        ),
+    }
+
+    def build(self) -> None:
+        opts = self.settings.options
+        torch.manual_seed(self.ctx.seed)
+        # Sampling and proposal counts are training settings, not architecture: profiles set them to the
+        # reference's values (e.g. 128 sampled RoIs per image, 300 test proposals) instead of torchvision's.
+        extra = {k: int(opts[k]) for k in _MODEL_OPTIONS if k in opts}
+        self.model = fasterrcnn_resnet50_fpn(
+            weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES) + 1, **extra).to(self.device)
+        self.optimizer = torch.optim.SGD(
+            [p for p in self.model.parameters() if p.requires_grad], lr=self.settings.learning_rate,
+            momentum=0.9, weight_decay=float(opts.get("weight_decay", 5e-4)))
+        self._iteration = 0
+        self._decay = 1.0
+
+    def load_data(self) -> None:
+        self.train_set = VOCDetection(self.ctx.data_root, "trainval", train=True)
+        self.test_set = VOCDetection(self.ctx.data_root, "test", train=False)
+
+    def train_batches(self, epoch: int) -> Iterable[Any]:
+        seed = self.ctx.seed * 1000 + epoch
+        collate = _FlipCollate(torch.Generator().manual_seed(seed + 1)) if self.settings.options.get("hflip") \
+            else _collate
+        return DataLoader(self.train_set, batch_size=self.settings.batch_size, shuffle=True,
+                          generator=torch.Generator().manual_seed(seed), num_workers=0, collate_fn=collate,
+                          pin_memory=self.device.type == "cuda")
+
+    def _set_lr(self) -> None:
+        # Linear warmup over the first iterations (from-scratch detectors diverge without it at high lr),
+        # times the step decay applied at epoch ends.
+        warmup = int(self.settings.options.get("warmup_iters", 0))
+        factor = min(1.0, (self._iteration + 1) / warmup) if warmup > 0 else 1.0
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.settings.learning_rate * factor * self._decay
+
+    def train_step(self, batch: Any) -> StepOutput:
+        images, targets = batch
+        images = [im.to(self.device, non_blocking=True) for im in images]
+        targets = [{"boxes": t["boxes"].to(self.device), "labels": t["labels"].to(self.device)} for t in targets]
+        self._set_lr()
+        self.model.train()
+        with self.ctx.autocast():
+            losses = self.model(images, targets)
+            loss = sum(losses.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = self.settings.options.get("clip_grad_norm")
+        if clip:  # guards the first from-scratch iterations against exploding box-regression gradients
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(clip))
+        self.optimizer.step()
+        self._iteration += 1
+        return StepOutput(loss=loss.detach(), samples=len(images))
+
+    def end_epoch(self, epoch: int) -> None:
+        if epoch in tuple(self.settings.options.get("lr_decay_epochs", ())):
+            self._decay *= 0.1
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        loader = DataLoader(self.test_set, batch_size=int(self.settings.options.get("eval_batch_size", 1)),
+                            shuffle=False, num_workers=0, collate_fn=_collate)
+        pred_boxes, pred_labels, pred_scores, gt_boxes, gt_labels, gt_difficult = [], [], [], [], [], []
+        for images, targets in loader:
+            with self.ctx.autocast():
+                outputs = self.model([im.to(self.device, non_blocking=True) for im in images])
+            for out, target in zip(outputs, targets):
+                pred_boxes.append(out["boxes"].float().cpu())
+                pred_labels.append(out["labels"].cpu())
+                pred_scores.append(out["scores"].float().cpu())
+                gt_boxes.append(target["boxes"])
+                gt_labels.append(target["labels"])
+                gt_difficult.append(target["difficult"])
+        result = eval_detection_voc(pred_boxes, pred_labels, pred_scores, gt_boxes, gt_labels, gt_difficult)
+        return {"map50": float(result["map50"]), "map50_allpoint": float(result["map50_allpoint"])}
+
+    def train_samples(self) -> int:
+        return len(self.train_set)
+
+    def eval_samples(self) -> int:
+        return len(self.test_set)
+
+    def optimizer_settings(self) -> dict[str, Any]:
+        return {"opt_name": "sgd", "opt_base_learning_rate": self.settings.learning_rate, "opt_momentum": 0.9,
+                "opt_weight_decay": float(self.settings.options.get("weight_decay", 5e-4)),
+                "opt_learning_rate_warmup_steps": int(self.settings.options.get("warmup_iters", 0)),
+                "opt_learning_rate_decay_boundary_epochs": list(self.settings.options.get("lr_decay_epochs", ())),
+                "opt_learning_rate_decay_factor": 0.1}

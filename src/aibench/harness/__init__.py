@@ -1,0 +1,1 @@
+"""The harness: training sessions, their timing, logging, isolation in child processes, and results."""
