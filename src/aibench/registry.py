@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import os
 from typing import TYPE_CHECKING, Callable
 
 from aibench.catalog import CATALOG, SUITES, BenchmarkInfo
@@ -45,10 +46,14 @@ def register(bench_id: str) -> Callable[[type["Benchmark"]], type["Benchmark"]]:
 
 
 def _load_implementations() -> None:
+    """Import the built-in benchmarks, then any modules named in $AIBENCH_PLUGINS (comma-separated), which
+    is how out-of-tree benchmarks (and the test suite's fault-injecting ones) reach child processes too."""
     global _LOADED
     if not _LOADED:
-        importlib.import_module("aibench.benchmarks")
         _LOADED = True
+        importlib.import_module("aibench.benchmarks")
+        for module in filter(None, os.environ.get("AIBENCH_PLUGINS", "").split(",")):
+            importlib.import_module(module.strip())
 
 
 def resolve(name: str) -> BenchmarkInfo:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import statistics
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,7 +72,8 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    # Off a terminal (logs, CI) rich would wrap the table to 80 columns; a wide table stays readable.
+    console = console or Console(width=None if sys.stdout.isatty() else 180)
     table = Table(title="AIBench results", show_lines=False)
     for col in ("benchmark", "task", "target", "reached", "time to quality (s)", "epochs to quality",
                 "epochs CV", "samples/s", "final quality", "status"):

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mlperf_logging import mllog
+from mlperf_logging.mllog import mllog
 from mlperf_logging.mllog import constants as C
 
 # Statuses a session can end with; the shipped compliance ruleset accepts exactly these.

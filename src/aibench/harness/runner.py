@@ -30,8 +30,10 @@ from aibench.harness.results import RESULT_SCHEMA_VERSION, write_json_atomic
 from aibench.harness.system import describe_system
 from aibench.registry import get_benchmark
 
-# Beyond its own time limit a session gets this long to stop by itself before it is killed.
+# Beyond its own time limit (counted from run_start) a session gets this long to stop by itself before it is
+# killed; before run_start (imports, model build) it gets INIT_LIMIT_S.
 KILL_GRACE_S = 120.0
+INIT_LIMIT_S = 900.0
 # After Ctrl-C a session gets this long to write its `aborted` result.
 INTERRUPT_GRACE_S = 30.0
 
@@ -116,7 +118,7 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
     config_path = cfg.path / "session.json"
     config_path.write_text(cfg.to_json())
     settings = cfg.overrides.apply(get_benchmark(cfg.benchmark).profiles[cfg.profile])
-    hard_limit = settings.time_limit_s + KILL_GRACE_S
+    run_limit = settings.time_limit_s + KILL_GRACE_S
 
     display.session_started(label)
     events: queue.Queue[str | None] = queue.Queue()
@@ -126,7 +128,7 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
             stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True,
         )
         threading.Thread(target=_pump, args=(proc.stdout, events), daemon=True).start()
-        started = time.monotonic()
+        deadline = time.monotonic() + INIT_LIMIT_S
         seen: list[dict[str, Any]] = []
         killed_for_time = interrupted = False
         try:
@@ -134,7 +136,7 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
                 try:
                     line = events.get(timeout=0.5)
                 except queue.Empty:
-                    if time.monotonic() - started > hard_limit:
+                    if time.monotonic() > deadline:
                         _kill(proc)
                         killed_for_time = True
                         break
@@ -145,7 +147,10 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
                     event = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                seen.append(event) if event.get("type") == "eval" else None
+                if event.get("type") == "run_start":
+                    deadline = time.monotonic() + run_limit
+                elif event.get("type") == "eval":
+                    seen.append(event)
                 display.event(event)
         except KeyboardInterrupt:
             interrupted = True
@@ -157,7 +162,8 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
         if interrupted:
             status, error = "aborted", "interrupted (SIGINT) before the session could record its result"
         elif killed_for_time:
-            status, error = "timeout", f"killed after {hard_limit:.0f} s (time limit {settings.time_limit_s:g} s + grace)"
+            status, error = "timeout", (f"killed: still running {KILL_GRACE_S:g} s past its time limit "
+                                       f"({settings.time_limit_s:g} s from run_start)")
         else:
             status, error = "crashed", _crash_text(proc.returncode, cfg.path / "stderr.log")
         result = _synthesized_result(cfg, settings, status, error, seen)

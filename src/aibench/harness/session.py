@@ -138,6 +138,7 @@ class Session:
         _sync(device)
         log.start(C.RUN_START)
         self.clock.run_start = time.perf_counter()
+        self.emit({"type": "run_start"})
         self.clock.deadline = self.clock.run_start + self.settings.time_limit_s
         status, error = "error", None
         ttq = epochs_to_quality = None
