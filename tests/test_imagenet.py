@@ -1,0 +1,54 @@
+"""The ImageNet class-folder reader on real-format fixtures, and the top-1 metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from aibench.datasets.embedded import DataLayoutError, check_layout
+from aibench.datasets.imagenet import IMAGENET, generate_imagenet, image_folder
+from aibench.metrics.classification import top1_accuracy
+
+
+def _jpeg(path: Path, colour: tuple[int, int, int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (20, 16), colour).save(path, "JPEG")
+
+
+def test_reads_imagenet_class_folders_with_upper_case_extension(tmp_path: Path):
+    for split in ("train", "val"):
+        _jpeg(tmp_path / "imagenet" / split / "n01440764" / "n01440764_10026.JPEG", (255, 0, 0))
+        _jpeg(tmp_path / "imagenet" / split / "n01443537" / "n01443537_1.JPEG", (0, 0, 255))
+    check_layout(IMAGENET, tmp_path)
+    ds = image_folder(tmp_path, "train")
+    assert ds.classes == ["n01440764", "n01443537"]
+    image, label = ds[1]
+    assert image.size == (20, 16) and label == 1
+
+
+def test_corrupt_image_error_names_the_file(tmp_path: Path):
+    bad = tmp_path / "imagenet" / "train" / "n01440764" / "broken.JPEG"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DataLayoutError, match="broken.JPEG"):
+        image_folder(tmp_path, "train")[0]
+
+
+def test_missing_layout_names_the_path(tmp_path: Path):
+    with pytest.raises(DataLayoutError, match=str(tmp_path / "imagenet" / "train")):
+        check_layout(IMAGENET, tmp_path)
+
+
+def test_generator_writes_what_the_reader_reads(tmp_path: Path):
+    generate_imagenet(tmp_path, {"classes": 3, "train_per_class": 2, "val_per_class": 1, "image_size": 24}, 0)
+    train, val = image_folder(tmp_path, "train"), image_folder(tmp_path, "val")
+    assert len(train) == 6 and len(val) == 3 and train.classes == val.classes
+    assert all(p.endswith(".JPEG") for p, _ in train.samples)
+
+
+def test_top1_accuracy():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 3.0], [5.0, 0.0, 0.0], [0.0, 2.0, 1.0]])
+    assert top1_accuracy(logits, torch.tensor([0, 2, 1, 1])) == 0.75
