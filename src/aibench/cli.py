@@ -87,7 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aibench.analyses.summary import print_summary, summarize
+    from aibench.analyses.summary import print_sessions, print_summary, summarize
     from aibench.harness.config import Overrides
     from aibench.harness.display import make_display
     from aibench.harness.results import write_json_atomic
@@ -126,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         display.close()
     summary = summarize(done)
+    if plan.runs > 1:
+        print_sessions(done)
     print_summary(summary)
     print(f"results: {plan.out_dir}/ (summary.json, <benchmark>/run-<i>/{{result.json,mllog.txt}})")
     if interrupted:
@@ -169,12 +171,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
-    from aibench.analyses.summary import print_summary, summarize
+    from aibench.analyses.summary import print_sessions, print_summary, summarize
     from aibench.harness.results import load_results
 
     results = load_results(args.results)
     if not results:
         raise UsageError(f"no result.json files under {args.results}")
+    print_sessions(results)
     print_summary(summarize(results))
     return 0
 

@@ -89,3 +89,20 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
                 "%" if row["epochs_to_quality_cv"] is not None else ""),
             _num(row["throughput_samples_per_s"], ".1f"), finals, statuses)
     console.print(table)
+
+
+def print_sessions(results: Sequence[dict[str, Any]], console: Console | None = None) -> None:
+    """One row per session: what each seed measured."""
+    console = console or Console(width=None if sys.stdout.isatty() else 180)
+    table = Table(title="Sessions")
+    for col in ("benchmark", "run", "seed", "status", "epochs to quality", "time to quality (s)", "samples/s",
+                "s/epoch", "prelude (s)", "run time (s)", "final quality"):
+        table.add_column(col, justify="left" if col in ("benchmark", "status") else "right")
+    for r in results:
+        m = r["metrics"]
+        table.add_row(r["benchmark"]["id"], str(r["run_index"]), str(r["seed"]), r["status"],
+                      _num(m.get("epochs_to_quality"), "d"), _num(m.get("time_to_quality_s"), ".1f"),
+                      _num(m.get("throughput_samples_per_s"), ".1f"), _num(m.get("time_per_epoch_s"), ".1f"),
+                      _num(m.get("prelude_time_s"), ".1f"), _num(m.get("run_time_s"), ".1f"),
+                      _num(m.get("final_quality"), ".4f"))
+    console.print(table)

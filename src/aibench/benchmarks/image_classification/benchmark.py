@@ -2,7 +2,9 @@
 
 Reference settings (BenchCouncil's code, = the torchvision ImageNet recipe): batch 256, SGD lr 0.1 divided by
 10 every 30 epochs, momentum 0.9, weight decay 1e-4, 224x224 random-resized crops, 90 epochs.
-The small profile keeps the network and the recipe's shape but trains at 32x32 on embedded data.
+The small profile keeps the network and the recipe's shape (SGD, momentum, step decay) but trains at 32x32 on
+embedded data, with the learning rate scaled linearly to its batch (0.1 x 32/256) and a linear warm-up: at 32x32
+the last stage sees 1x1 feature maps and from-scratch training diverges without one.
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ class ImageClassification(Benchmark):
             options={"image_size": 224, "resize": 256, "lr_step_epochs": 30, "workers": 8},
         ),
         "small": ProfileSettings(
-            batch_size=32, learning_rate=0.0125, max_epochs=15, target=0.80, time_limit_s=900,
+            batch_size=32, learning_rate=0.0125, max_epochs=16, target=0.70, time_limit_s=900,
             data={"classes": 10, "train_per_class": 100, "val_per_class": 30, "image_size": 40},
-            # Random-resized crops below half the image cut the motif out of 40px images.
-            options={"image_size": 32, "resize": 36, "lr_step_epochs": 10, "workers": 0, "crop_scale_min": 0.5,
+            # Random-resized crops below half of a 40px image leave too little of the scene to classify.
+            options={"image_size": 32, "resize": 36, "lr_step_epochs": 8, "workers": 0, "crop_scale_min": 0.5,
                      "warmup_steps": 60},
         ),
         "tiny": ProfileSettings(
-            batch_size=8, learning_rate=0.05, max_epochs=2, target=0.99, time_limit_s=120,
+            batch_size=8, learning_rate=0.003, max_epochs=2, target=0.99, time_limit_s=120,
             data={"classes": 3, "train_per_class": 8, "val_per_class": 4, "image_size": 36},
             options={"image_size": 32, "resize": 36, "lr_step_epochs": 30, "workers": 0},
         ),
