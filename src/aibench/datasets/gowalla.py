@@ -11,8 +11,8 @@ Preprocessing follows Caser (Tang & Wang, WSDM 2018, section 4) whose Gowalla fi
 already processed (`datasets/gowalla/test/{train,test}.txt`, `user item 1` triplets, no script):
 
 - check-ins are implicit feedback: a user's repeated check-ins at one location collapse into the first one,
-  so every (user, location) pair occurs once (this is what the reference's triplet files hold, and its
-  evaluation ranks only items the user has not seen in training, which needs test items to be new ones);
+  so every (user, location) pair occurs once (the reference's files are implicit `user item 1` triplets, and
+  its evaluation ranks only items the user has not met in training, so a repeated place could never be a hit);
 - cold-start users and items are removed: Caser drops those with fewer than n feedbacks, n = 15 for Gowalla
   (13.1k users, 14.0k items, 40.74 actions per user in its Table 1). We drop locations with fewer than
   `min_item_users` distinct users, then users with fewer than `min_user_items` distinct locations (one pass,

@@ -5,11 +5,12 @@ Session: the teacher (d=100) is trained on the clock in `prelude()`, then its to
 instance is cached (as the reference does before distilling); the measured epochs train the student (d=50) with
 the distillation loss, and `evaluate()` reports the student's ranking quality.
 
-Quality metric: `prec@3`. The paper's Table 3 gives learning to rank a single "accuracy" target of 14.58%
-(convergent 13.9%). rank_distill reports Prec@k, Recall@k, nDCG@k (k = 3, 5, 10) and MAP; on Gowalla the
-Caser/RD figures of that size are the precisions (Prec@3 of Caser-RD about 0.15, Prec@5 and Prec@10 lower, recalls
-and MAP at a few percent, nDCG@k near Prec@k but k-dependent), and Prec@3 is the first metric of the reference's
-table and of its log line, so 14.58% is read as student Prec@3. The catalog lists the same choice.
+Quality metric: `prec@3` (the catalog's choice too). The AIBench paper gives learning to rank one "accuracy"
+target, 14.58% (convergent 13.9%), without saying which of rank_distill's metrics (Prec@k, Recall@k, nDCG@k for
+k = 3, 5, 10, and MAP) it is. Caser-sized models on Gowalla score Prec@k in the 0.1-0.2 range, the size of
+14.58%, and precision is the first metric family the reference prints after MAP; we read the target as the
+student's Prec@3, at the smallest k the reference evaluates. Recall@10 and nDCG@k can be of similar size on
+Gowalla, so the magnitude alone does not decide; a different reading changes only `quality_metric` and targets.
 
 Deviations from the reference, all documented where they happen:
 - T (targets per window) is 3, Caser's Gowalla setting; rank_distill's scripts call `to_sequence(L)` with its
@@ -60,10 +61,14 @@ class LearningToRank(Benchmark):
             batch_size=512, learning_rate=1e-3, max_epochs=50, target=0.1458, eval_interval=1,
             time_limit_s=2 * 24 * 3600, options={"teacher_epochs": 50},
         ),
+        # small: the reference recipe on embedded data: 218k check-ins, 4,000 users, 2,500 places, 35.8 distinct
+        # places per user (Caser's Gowalla: 40.7), 86k training windows. Student Prec@3 is ~0.01 after epoch 1,
+        # ~0.13 after epoch 2, ~0.248 after epoch 3, then plateaus at 0.245-0.255 (the teacher peaks near 0.24).
+        # 0.23 was reached in epoch 3 in all calibration runs (seeds 0-3), never earlier.
         "small": ProfileSettings(
-            batch_size=512, learning_rate=1e-3, max_epochs=20, target=0.20, time_limit_s=600,
-            data={"users": 2000, "locations": 1500, "clusters": 25, "min_checkins": 30, "max_checkins": 80},
-            options={"teacher_epochs": 8, "dynamic_start_epoch": 2, "min_user_items": 10, "min_item_users": 10},
+            batch_size=512, learning_rate=1e-3, max_epochs=12, target=0.23, time_limit_s=1200,
+            data={"users": 4000, "locations": 2500, "clusters": 40, "min_checkins": 30, "max_checkins": 80},
+            options={"teacher_epochs": 8, "dynamic_start_epoch": 2},
         ),
         "tiny": ProfileSettings(
             batch_size=64, learning_rate=1e-3, max_epochs=2, target=0.99, time_limit_s=120,
