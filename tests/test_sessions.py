@@ -61,3 +61,17 @@ def test_session_log_passes_mlcommons_compliance_checker(tiny_run: Path, bench_i
 def test_summary_written(tiny_run: Path):
     summary = json.loads((tiny_run / "summary.json").read_text())
     assert {row["benchmark"] for row in summary["benchmarks"]} == set(RUNNABLE)
+
+
+def test_aibench_check_runs_the_compliance_checker_on_a_results_folder(tiny_run: Path, capsys):
+    assert main(["check", str(tiny_run)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == len(RUNNABLE)
+
+
+def test_aibench_check_fails_a_broken_log(tmp_path: Path, capsys):
+    log = tmp_path / "mllog.txt"
+    log.write_text(':::MLLOG {"namespace": "", "time_ms": 1, "event_type": "INTERVAL_END", "key": "run_stop", '
+                   '"value": null, "metadata": {"file": "x", "lineno": 1, "status": "success"}}\n')
+    assert main(["check", str(log)]) == 1
+    assert "FAIL" in capsys.readouterr().out

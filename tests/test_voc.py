@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from aibench.datasets.embedded import DataLayoutError, check_layout, missing_paths
@@ -81,8 +82,10 @@ def test_training_drops_difficult_objects_and_empty_images(voc_root: Path):
     assert image.shape == (3, 30, 40) and image.dtype.is_floating_point
     assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
     assert target["boxes"].tolist() == [[0.0, 0.0, 40.0, 30.0]]
-    assert target["labels"].tolist() == [15] and target["labels"].dtype.is_floating_point is False
+    assert target["labels"].tolist() == [15]
     assert target["difficult"].tolist() == [False]
+    assert (target["boxes"].dtype, target["labels"].dtype, target["difficult"].dtype) == (
+        torch.float32, torch.int64, torch.bool)
 
 
 def test_evaluation_keeps_difficult_objects(voc_root: Path):
