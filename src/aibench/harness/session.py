@@ -177,7 +177,9 @@ class Session:
         weights = None
         if cfg.save_weights and status in ("success", "target_not_reached", "completed"):
             weights = "weights.pt"
-            torch.save(bench.model_state(), cfg.path / weights)
+            tmp = cfg.path / f".{weights}.tmp"
+            torch.save(bench.model_state(), tmp)
+            tmp.replace(cfg.path / weights)  # atomic: a reader never sees half-written weights
 
         return self._result(bench, status, error, ttq, epochs_to_quality, run_time, init_time, optimizer,
                             device, started_at, weights)
