@@ -31,6 +31,7 @@ def test_list_suite(capsys):
     (["run", "C1", "--lr", "-0.1"], "--lr must be a positive number"),
     (["run", "C1", "--precision", "fp8"], "--precision must be one of fp32, bf16"),
     (["run", "C1", "--runs", "0"], "--runs must be at least 1"),
+    (["run", "C1", "--device", "gpu0"], "--device must be auto, cpu, cuda or cuda:N"),
     (["run", "C1", "--profile", "full"], "pass --data-root"),
     (["run", "C17"], "not implemented yet; runnable now: DC-AI-C1"),
     (["run", "C1", "--data-root", "/nonexistent/dir"], "is not a directory"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import secrets
 import signal
 import subprocess
@@ -58,6 +59,8 @@ class RunPlan:
         if self.profile == "full" and self.data_root is None:
             raise ConfigError("the full profile trains on the real datasets: pass --data-root DIR "
                               "(see README, 'Real data'); the tiny and small profiles use embedded data")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.data_root is not None and not self.data_root.is_dir():
             raise ConfigError(f"--data-root {self.data_root} is not a directory")
 
