@@ -11,7 +11,7 @@ logging, processes or stopping rules: the harness (`aibench.harness.session`) ca
         end_epoch(epoch)
         evaluate()     -- every eval_interval epochs
 
-and decides when to stop.
+and decides when to stop. The harness seeds Python, NumPy and torch with the session's seed before build().
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aibench.benchmarks.base import PROFILES
-from aibench.datasets.embedded import DataLayoutError, check_layout, ensure_embedded
+from aibench.datasets.embedded import check_layout, ensure_embedded
 from aibench.harness.config import ConfigError, Overrides, SessionConfig
 from aibench.harness.display import Display
 from aibench.harness.mlperf_log import C, SessionLog
@@ -263,5 +263,4 @@ def _synthesized_result(cfg: SessionConfig, settings: Any, status: str, error: s
     }
 
 
-__all__ = ["RunPlan", "run_plan", "run_isolated", "prepare_data", "Interrupted", "default_out_dir",
-           "DataLayoutError"]
+__all__ = ["RunPlan", "run_plan", "run_isolated", "prepare_data", "Interrupted", "default_out_dir"]

@@ -91,7 +91,6 @@ class ObjectDetection(Benchmark):
 
     def build(self) -> None:
         opts = self.settings.options
-        torch.manual_seed(self.ctx.seed)
         # Sampling and proposal counts are training settings, not architecture: profiles set them to the
         # reference's values (e.g. 128 sampled RoIs per image, 300 test proposals) instead of torchvision's.
         extra = {k: opts[k] for k in _MODEL_OPTIONS if k in opts}
