@@ -1,16 +1,17 @@
-"""The ImageNet class-folder reader on real-format fixtures, and the top-1 metric."""
+"""The ImageNet class-folder reader on real-format fixtures, and the top-k metrics."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from aibench.datasets.embedded import DataLayoutError, check_layout
 from aibench.datasets.imagenet import IMAGENET, generate_imagenet, image_folder
-from aibench.metrics.classification import top1_accuracy
+from aibench.metrics.classification import topk_accuracy, topk_classes
 
 
 def _jpeg(path: Path, colour: tuple[int, int, int]) -> None:
@@ -49,6 +50,8 @@ def test_generator_writes_what_the_reader_reads(tmp_path: Path):
     assert all(p.endswith(".JPEG") for p, _ in train.samples)
 
 
-def test_top1_accuracy():
+def test_topk_accuracy():
     logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 1.0, 3.0], [5.0, 0.0, 0.0], [0.0, 2.0, 1.0]])
-    assert top1_accuracy(logits, torch.tensor([0, 2, 1, 1])) == 0.75
+    top = topk_classes(logits)
+    assert top.shape == (4, 3) and top[1].tolist() == [2, 1, 0]
+    assert topk_accuracy(top, np.array([0, 2, 1, 1])) == {"top1": 0.75, "top5": 1.0}

@@ -69,3 +69,24 @@ SUITES: dict[str, tuple[str, ...]] = {
     "subset": ("DC-AI-C1", "DC-AI-C9", "DC-AI-C16"),
     "full": tuple(info.id for info in CATALOG),
 }
+
+# Model characteristics as the paper states them (section 5.2.1). The paper's per-benchmark values are only in
+# its Figure 2; the text gives the suite's ranges and which benchmark sits at each end. It counted with
+# OpCounter (thop), which counts multiply-accumulates, so its "M-FLOPs" are most likely MACs, and it misses
+# operators it has no rule for.
+PAPER_RANGES: dict[str, str] = {
+    "forward": "0.09 to 157,802 M-FLOPs (OpCounter; likely multiply-adds)",
+    "parameters": "0.03 M to 68.4 M",
+    "epochs": "6 to 96",
+}
+PAPER_CHARACTERISTICS: dict[str, str] = {
+    "DC-AI-C1": "not in the text (Fig. 2); torchvision's ResNet-50: 25,557,032 parameters, 4.09 G multiply-adds "
+                "at 224x224",
+    "DC-AI-C3": "most epochs to converge: 96 (suite maximum)",
+    "DC-AI-C4": "most parameters: 68.4 M (suite maximum)",
+    "DC-AI-C9": "largest forward FLOPs, with 3D object reconstruction: up to 157,802 M-FLOPs (suite maximum, "
+                "OpCounter)",
+    "DC-AI-C13": "largest forward FLOPs, with object detection: up to 157,802 M-FLOPs (suite maximum, OpCounter)",
+    "DC-AI-C15": "fewest parameters: 0.03 M (suite minimum)",
+    "DC-AI-C16": "smallest forward FLOPs: 0.09 M-FLOPs (suite minimum, OpCounter)",
+}

@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
 
     summ = sub.add_parser("summarize", help="print the summary of a results folder")
     summ.add_argument("results", type=Path)
+
+    char = sub.add_parser("characterize", help="parameters, FLOPs per sample and epochs to quality per benchmark")
+    char.add_argument("benchmarks", nargs="*", help="ids or names; default: --suite subset")
+    char.add_argument("--suite", help=f"one of: {', '.join(SUITES)}")
+    char.add_argument("--profile", default="small",
+                      help="profile counted beside the full profile's shapes (default small)")
+    char.add_argument("--results", type=Path, help="results folder of training sessions, for epochs to quality")
+    char.add_argument("--out", type=Path, help="JSON file to write (default results/characterize-<UTC time>.json)")
     return p
 
 
@@ -182,8 +190,41 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+
+
+def _check_results_dir(path: Path | None) -> None:
+    if path is not None and not path.is_dir():
+        raise UsageError(f"results folder {path} does not exist; give the --out folder of an `aibench run`")
+
+
+def _timestamped(kind: str, suffix: str = "") -> Path:
+    from aibench.harness.runner import default_out_dir
+
+    stamp = default_out_dir()
+    return stamp.parent / f"{kind}-{stamp.name}{suffix}"
+
+
+def cmd_characterize(args: argparse.Namespace) -> int:
+    from aibench.analyses.characterize import characterize, print_characterization
+    from aibench.harness.results import write_json_atomic
+
+    _check_profile(args.profile)
+    _check_results_dir(args.results)
+    ids = _select(args.benchmarks, args.suite)
+    console = Console(width=200)
+    result = characterize(ids, args.profile, args.results, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    out = args.out or _timestamped("characterize", ".json")
+    write_json_atomic(out, result)
+    print_characterization(result, console)
+    print(f"written: {out}")
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "run": cmd_run, "generate-data": cmd_generate, "check": cmd_check,
-            "summarize": cmd_summarize}
+            "summarize": cmd_summarize, "characterize": cmd_characterize}
 
 
 def main(argv: list[str] | None = None) -> int:

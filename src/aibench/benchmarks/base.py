@@ -12,17 +12,27 @@ logging, processes or stopping rules: the harness (`aibench.harness.session`) ca
         evaluate()     -- every eval_interval epochs
 
 and decides when to stop. The harness seeds Python, NumPy and torch with the session's seed before build().
+
+Two more hooks serve the measurements around training:
+
+    model_probe(settings, device)  -- classmethod: the model and one synthetic batch at a profile's shapes, for
+                                      counting parameters and FLOPs (`aibench characterize`), ideally on `meta`
+    infer(indices) / score(outputs) -- inference on evaluation samples and quality from the collected outputs,
+                                      which `aibench infer` drives through MLCommons LoadGen; the default
+                                      evaluate() is score(infer(every evaluation sample)), so a training
+                                      session and LoadGen's accuracy mode compute quality the same way
 """
 
 from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from aibench.catalog import BenchmarkInfo
@@ -73,6 +83,25 @@ class StepOutput:
     samples: int
 
 
+@dataclass
+class ModelProbe:
+    """A model and one synthetic batch at some profile's shapes, for counting, not for training.
+
+    `inference()` runs one eval-mode forward pass on `samples` samples; `training_loss()` runs one train-mode
+    forward pass on the same number of samples and returns the scalar loss that a training step would
+    back-propagate. Both must work on the `meta` device where the model allows it (no data-dependent
+    control flow); a probe that cannot sets `meta_ok=False` and is then run for real on the CPU.
+    """
+
+    model: torch.nn.Module            # learnable parameters are counted on this module
+    inference: Callable[[], Any]
+    training_loss: Callable[[], torch.Tensor]
+    samples: int
+    sample_shape: str                 # what one sample is, for people: "3x224x224 image", "L=5 sequence", ...
+    meta_ok: bool = True
+    notes: str = ""
+
+
 class Benchmark(ABC):
     """One component benchmark. Subclasses are registered with `aibench.registry.register`."""
 
@@ -110,9 +139,48 @@ class Benchmark(ABC):
     def end_epoch(self, epoch: int) -> None:
         """Learning-rate schedules and other per-epoch bookkeeping."""
 
-    @abstractmethod
     def evaluate(self) -> dict[str, float]:
-        """Quality on the evaluation split; must contain `quality_metric`."""
+        """Quality on the evaluation split; must contain `quality_metric`.
+
+        By default the quality of `infer` on every evaluation sample, in batches of `inference_batch_size()`,
+        as scored by `score`: the same computation LoadGen's accuracy mode performs.
+        """
+        n, batch = self.eval_samples(), self.inference_batch_size()
+        outputs: dict[int, np.ndarray] = {}
+        for start in range(0, n, batch):
+            indices = list(range(start, min(start + batch, n)))
+            outputs.update(zip(indices, self.infer(indices)))
+        return self.score(outputs)
+
+    # -- inference (aibench infer) ----------------------------------------------------------------------------
+    def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Model outputs for evaluation samples `indices` (0..eval_samples()-1), one array per sample.
+
+        Eval mode, no gradients. An output holds what `score` needs and nothing that reveals the label
+        (top-5 class ids, detections, top-K items). It travels through LoadGen's accuracy log as bytes.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no inference path")
+
+    def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:
+        """Quality from the outputs of every evaluation sample (keyed by index); contains `quality_metric`."""
+        raise NotImplementedError(f"{type(self).__name__} has no inference path")
+
+    def inference_batch_size(self) -> int:
+        """Largest batch `infer` is given (Offline and Server scenarios batch queries up to it)."""
+        return self.settings.batch_size
+
+    def load_model_state(self, state: Mapping[str, Any]) -> None:
+        """Load weights saved by `model_state` (after build() and load_data())."""
+        model = getattr(self, "model", None)
+        if not isinstance(model, torch.nn.Module):
+            raise NotImplementedError(f"{type(self).__name__} has no `model` to load weights into")
+        model.load_state_dict(state)
+
+    # -- characterization (aibench characterize) --------------------------------------------------------------
+    @classmethod
+    def model_probe(cls, settings: ProfileSettings, device: torch.device) -> ModelProbe:
+        """The model at `settings`' shapes with one synthetic batch, built on `device` (often `meta`)."""
+        raise NotImplementedError(f"{cls.__name__} has no model probe")
 
     @abstractmethod
     def train_samples(self) -> int:

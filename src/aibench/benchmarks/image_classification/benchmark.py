@@ -9,18 +9,19 @@ the last stage sees 1x1 feature maps and from-scratch training diverges without 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import models
 from torchvision.transforms import v2 as T
 
-from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
+from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, StepOutput
 from aibench.datasets.imagenet import IMAGENET, image_folder
-from aibench.metrics.classification import top1_correct
+from aibench.metrics.classification import topk_accuracy, topk_classes
 from aibench.registry import register
 
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -33,7 +34,7 @@ class ImageClassification(Benchmark):
     profiles = {
         "full": ProfileSettings(
             batch_size=256, learning_rate=0.1, max_epochs=90, target=0.749, time_limit_s=14 * 24 * 3600,
-            options={"image_size": 224, "resize": 256, "lr_step_epochs": 30, "workers": 8},
+            options={"image_size": 224, "resize": 256, "lr_step_epochs": 30, "workers": 8, "num_classes": 1000},
         ),
         "small": ProfileSettings(
             batch_size=32, learning_rate=0.0125, max_epochs=16, target=0.67, time_limit_s=900,
@@ -106,16 +107,40 @@ class ImageClassification(Benchmark):
         return StepOutput(loss=loss.detach(), samples=images.shape[0])
 
     @torch.no_grad()
-    def evaluate(self) -> dict[str, float]:
+    def _top5(self, images: torch.Tensor) -> np.ndarray:
         self.model.eval()
-        correct = total = 0
-        for images, labels in self._loader(self.val_set, shuffle=False):
-            images, labels = images.to(self.device), labels.to(self.device)
-            with self.ctx.autocast():
-                logits = self.model(images)
-            correct += top1_correct(logits, labels)
-            total += labels.numel()
-        return {"top1": correct / total}
+        with self.ctx.autocast():
+            return topk_classes(self.model(images.to(self.device, non_blocking=True)))
+
+    def evaluate(self) -> dict[str, float]:
+        # The data loader (with its workers) instead of infer(): the same predictions, read in parallel.
+        top = np.concatenate([self._top5(images) for images, _ in self._loader(self.val_set, shuffle=False)])
+        return self.score(dict(enumerate(top)))
+
+    def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
+        return list(self._top5(torch.stack([self.val_set[i][0] for i in indices])))
+
+    def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:
+        labels = np.asarray(self.val_set.targets)
+        return topk_accuracy(np.stack([outputs[i] for i in range(len(labels))]), labels)
+
+    @classmethod
+    def model_probe(cls, settings: ProfileSettings, device: torch.device) -> ModelProbe:
+        size = int(settings.options["image_size"])
+        classes = int(settings.options.get("num_classes", settings.data.get("classes", 1000)))
+        model = models.resnet50(weights=None, num_classes=classes).to(device)
+        # Two samples: at 32x32 the last stage is 1x1, and train-mode BatchNorm needs more than one value.
+        images = torch.randn(2, 3, size, size, device=device)
+        labels = torch.zeros(2, dtype=torch.long, device=device)
+
+        def inference() -> torch.Tensor:
+            return model.eval()(images)
+
+        def training_loss() -> torch.Tensor:
+            return nn.functional.cross_entropy(model.train()(images), labels)
+
+        return ModelProbe(model, inference, training_loss, samples=2,
+                          sample_shape=f"3x{size}x{size} image, {classes} classes")
 
     def train_samples(self) -> int:
         return len(self.train_set)

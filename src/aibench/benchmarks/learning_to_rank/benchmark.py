@@ -25,19 +25,19 @@ Deviations from the reference, all documented where they happen:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
+from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, StepOutput
 from aibench.benchmarks.learning_to_rank.caser import Caser
 from aibench.benchmarks.learning_to_rank.distillation import (
     NegativeSampler, discrepancy_weights, distillation_loss, position_weights, ranking_loss, teacher_topk,
 )
 from aibench.datasets.gowalla import GOWALLA_DATASET, caser_instances, load_gowalla
-from aibench.metrics.ranking import rank_targets, ranking_metrics
+from aibench.metrics.ranking import KS, rank_targets, ranking_metrics
 from aibench.registry import register
 
 # rank_distill's defaults (train_caser.py / distill_caser.py), T from Caser, Gowalla filter from Caser.
@@ -48,6 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "min_user_items": 15, "min_item_users": 15, "test_fraction": 0.2, "eval_batch": 1024,
 }
 
+
+# Caser's filtered Gowalla (Tang & Wang 2018, table 2): 13.1k users, 14.0k places. Only the probe uses these,
+# to size the embedding tables at the full profile without reading the data.
+_FULL_USERS, _FULL_ITEMS = 13_100, 14_000
 
 _TEACHER_STREAM = 100_000  # teacher epochs draw from random streams apart from the student's (1, 2, ...)
 
@@ -197,6 +201,68 @@ class LearningToRank(Benchmark):
             scores[self.train_rows[lo:hi] - a, self.train_items[lo:hi]] = float("-inf")  # rank unseen items only
             ranks.append(rank_targets(scores, self.test_targets[a:b]).cpu().numpy())
         return ranking_metrics(np.concatenate(ranks), self.n_test)
+
+    def inference_batch_size(self) -> int:
+        return int(self.opts["eval_batch"])
+
+    @torch.no_grad()
+    def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Per user (an evaluation sample) the top-K unseen items, best first, as evaluate() ranks them."""
+        self.model.eval()
+        users = torch.as_tensor(list(indices), dtype=torch.long, device=self.device)
+        scores = self.model.score_all(self.test_sequences[users], users).float()
+        starts, ends = self.train_offsets[users.cpu().numpy()], self.train_offsets[users.cpu().numpy() + 1]
+        rows = np.repeat(np.arange(len(users)), ends - starts)
+        cols = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(rows) else np.zeros(0, int)
+        scores[torch.from_numpy(rows).to(self.device), self.train_items[torch.from_numpy(cols).to(self.device)]] = (
+            float("-inf"))
+        top = torch.argsort(scores, dim=1, descending=True, stable=True)[:, :max(KS)]
+        return list(top.cpu().numpy())
+
+    def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:
+        """The top-k metrics (k <= K) of evaluate(); MAP needs the full ranking, which an output does not carry."""
+        targets = self.test_targets.cpu().numpy()
+        ranks = np.full(targets.shape, np.inf)
+        for user in range(self.num_users):
+            position = {int(item): r for r, item in enumerate(outputs[user])}
+            for j, item in enumerate(targets[user]):
+                if item >= 0 and int(item) in position:
+                    ranks[user, j] = position[int(item)]
+        metrics = ranking_metrics(ranks, self.n_test)
+        del metrics["map"]
+        return metrics
+
+    @classmethod
+    def model_probe(cls, settings: ProfileSettings, device: torch.device) -> ModelProbe:
+        o = {**DEFAULTS, **settings.options}
+        users = int(settings.data.get("users", _FULL_USERS))
+        items = int(settings.data.get("locations", _FULL_ITEMS))
+        student = Caser(users, items, int(o["student_d"]), int(o["L"]), int(o["nh"]), int(o["nv"]),
+                        float(o["dropout"]), str(o["ac_conv"]), str(o["ac_fc"])).to(device)
+        T, K = int(o["T"]), int(o["K"])
+        randint = lambda n: torch.randint(0, items, (1, n), device=device)  # noqa: E731
+        seq, user = randint(int(o["L"])), torch.zeros(1, dtype=torch.long, device=device)
+        pos, neg, cand = randint(T), randint(int(o["neg_samples"]) * T), randint(K)
+        samples = randint(int(o["dynamic_samples"]))
+        weight = position_weights(K, float(o["lamda"]), device)
+
+        def inference() -> torch.Tensor:
+            return student.eval().score_all(seq, user)
+
+        def training_loss() -> torch.Tensor:
+            # One distillation instance in the steady state (dynamic weights on), as train_step computes it.
+            student.train()
+            x = student.query(seq, user)
+            p, n, c = student.score(x, torch.cat([pos, neg, cand], 1)).split([T, neg.shape[1], K], 1)
+            with torch.no_grad():
+                w = weight * discrepancy_weights(c.detach(), student.score(x.detach(), samples), items,
+                                                 float(o["mu"]))
+            return distillation_loss(p, n, c, w, float(o["teach_alpha"]))
+
+        return ModelProbe(student, inference, training_loss, samples=1,
+                          sample_shape=f"user + last {o['L']} items; {users} users x {items} items",
+                          notes=f"student d={o['student_d']} (the teacher, d={o['teacher_d']}, trains in the "
+                                "prelude); forward = scoring every item for one user, training step = one window")
 
     def train_samples(self) -> int:
         return len(self.users)

@@ -14,14 +14,15 @@ The small profile keeps the network and trains at 128 pixels on embedded data in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torchvision.models.detection import fasterrcnn_resnet50_fpn
 
-from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
+from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, StepOutput
 from aibench.datasets.voc import VOC_CLASSES, VOC_DATASET, VOCDetection
 from aibench.metrics.detection import eval_detection_voc
 from aibench.registry import register
@@ -89,13 +90,17 @@ class ObjectDetection(Benchmark):
         ),
     }
 
-    def build(self) -> None:
-        opts = self.settings.options
+    @staticmethod
+    def _model(settings: ProfileSettings, device: torch.device) -> torch.nn.Module:
         # Sampling and proposal counts are training settings, not architecture: profiles set them to the
         # reference's values (e.g. 128 sampled RoIs per image, 300 test proposals) instead of torchvision's.
-        extra = {k: opts[k] for k in _MODEL_OPTIONS if k in opts}
-        self.model = fasterrcnn_resnet50_fpn(
-            weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES) + 1, **extra).to(self.device)
+        extra = {k: settings.options[k] for k in _MODEL_OPTIONS if k in settings.options}
+        return fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES) + 1,
+                                       **extra).to(device)
+
+    def build(self) -> None:
+        opts = self.settings.options
+        self.model = self._model(self.settings, self.device)
         self.optimizer = torch.optim.SGD(
             [p for p in self.model.parameters() if p.requires_grad], lr=self.settings.learning_rate,
             momentum=0.9, weight_decay=float(opts.get("weight_decay", 5e-4)))
@@ -145,24 +150,47 @@ class ObjectDetection(Benchmark):
         if epoch in tuple(self.settings.options.get("lr_decay_epochs", ())):
             self._decay *= 0.1
 
+    def inference_batch_size(self) -> int:
+        return int(self.settings.options.get("eval_batch_size", 1))
+
     @torch.no_grad()
-    def evaluate(self) -> dict[str, float]:
+    def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """Per image an (N, 6) float32 array of detections: x1, y1, x2, y2 (continuous pixels), score, label."""
         self.model.eval()
-        loader = DataLoader(self.test_set, batch_size=int(self.settings.options.get("eval_batch_size", 1)),
-                            shuffle=False, num_workers=0, collate_fn=_collate)
-        pred_boxes, pred_labels, pred_scores, gt_boxes, gt_labels, gt_difficult = [], [], [], [], [], []
-        for images, targets in loader:
-            with self.ctx.autocast():
-                outputs = self.model([im.to(self.device, non_blocking=True) for im in images])
-            for out, target in zip(outputs, targets):
-                pred_boxes.append(out["boxes"].float().cpu())
-                pred_labels.append(out["labels"].cpu())
-                pred_scores.append(out["scores"].float().cpu())
-                gt_boxes.append(target["boxes"])
-                gt_labels.append(target["labels"])
-                gt_difficult.append(target["difficult"])
-        result = eval_detection_voc(pred_boxes, pred_labels, pred_scores, gt_boxes, gt_labels, gt_difficult)
+        images = [self.test_set[i][0].to(self.device, non_blocking=True) for i in indices]
+        with self.ctx.autocast():
+            outputs = self.model(images)
+        return [torch.cat([o["boxes"].float(), o["scores"].float()[:, None], o["labels"].float()[:, None]], 1)
+                .cpu().numpy() for o in outputs]
+
+    def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:
+        records = self.test_set.records
+        dets = [torch.from_numpy(np.asarray(outputs[i], np.float32).reshape(-1, 6)) for i in range(len(records))]
+        result = eval_detection_voc([d[:, :4] for d in dets], [d[:, 5].long() for d in dets], [d[:, 4] for d in dets],
+                                    [torch.from_numpy(r.boxes) for r in records],
+                                    [torch.from_numpy(r.labels) for r in records],
+                                    [torch.from_numpy(r.difficult) for r in records])
         return {"map50": float(result["map50"]), "map50_allpoint": float(result["map50_allpoint"])}
+
+    @classmethod
+    def model_probe(cls, settings: ProfileSettings, device: torch.device) -> ModelProbe:
+        # A typical VOC image is 500x375; the model's transform rescales it to the profile's min/max size.
+        # Region proposals, NMS and RoI sampling depend on the values, so the probe cannot run on `meta`.
+        height, width = (375, 500) if settings.data.get("image_size") is None else (int(settings.data["image_size"]),) * 2
+        model = cls._model(settings, device)
+        image = torch.rand(3, height, width, device=device)
+        target = {"boxes": torch.tensor([[0.2 * width, 0.2 * height, 0.7 * width, 0.8 * height]], device=device),
+                  "labels": torch.tensor([1], device=device)}
+
+        def inference() -> Any:
+            return model.eval()([image])
+
+        def training_loss() -> torch.Tensor:
+            return sum(model.train()([image], [target]).values())
+
+        return ModelProbe(model, inference, training_loss, samples=1, meta_ok=False,
+                          sample_shape=f"3x{height}x{width} image -> min_size {settings.options.get('min_size', 800)}",
+                          notes="head FLOPs depend on how many proposals survive NMS (random weights here)")
 
     def train_samples(self) -> int:
         return len(self.train_set)
