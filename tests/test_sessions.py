@@ -40,6 +40,14 @@ def test_tiny_session_completes_and_matches_schema(tiny_run: Path, bench_id: str
     assert result["seed"] == 7 and result["data"]["source"] == "embedded"
     assert (tiny_run / bench_id / "run-1" / "weights.pt").stat().st_size > 0
     assert m["unavailable"]["cuda_max_allocated_mib"]  # CPU session: reported unavailable with a reason
+    # Counted FLOPs x measured throughput against the measured matmul peak of this machine.
+    assert result["characterization"]["train_step_flops_per_sample"] > result["characterization"][
+        "forward_flops_per_sample"] * 0.9 > 0
+    eff = result["efficiency"]
+    assert eff["peak"]["fp32"]["flops_per_s"] > 0 and 0 < eff["fraction_of_peak"] < 2
+    # No energy counters on these VMs: unavailable, with the reason, never an estimate.
+    if "unavailable" in result["energy"]:
+        assert m["energy_to_quality_j"] is None and m["unavailable"]["energy_j"]
 
 
 @pytest.mark.parametrize("bench_id", RUNNABLE)

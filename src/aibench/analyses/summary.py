@@ -3,7 +3,9 @@
 - Time to quality: olympic mean over successful sessions (drop the fastest and the slowest when there are 3 or
   more), the MLPerf Training scoring rule.
 - Epochs to quality: mean and coefficient of variation (sample standard deviation / mean), paper section 5.3.1.
-- Throughput: mean of the sessions' steady-state samples/s.
+- Throughput: mean of the sessions' steady-state samples/s; achieved training FLOP/s (counted FLOPs per sample x
+  samples/s) and its share of the device's measured matmul peak.
+- Energy to quality: olympic mean of the measured joules, or why nothing was measured.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ttq = [r["metrics"]["time_to_quality_s"] for r in ok]
         epochs = [r["metrics"]["epochs_to_quality"] for r in ok]
         tput = [r["metrics"]["throughput_samples_per_s"] for r in runs if r["metrics"].get("throughput_samples_per_s")]
+        energy = [r["metrics"]["energy_to_quality_j"] for r in ok if r["metrics"].get("energy_to_quality_j") is not None]
+        eff = [r["efficiency"] for r in runs if r.get("efficiency", {}).get("train_flops_per_s")]
+        fractions = [e["fraction_of_peak"] for e in eff if e.get("fraction_of_peak") is not None]
+        energy_reasons = {r["metrics"]["unavailable"].get("energy_to_quality_j") for r in runs} - {None}
         rows.append({
             "benchmark": bench_id,
             "task": runs[0]["benchmark"]["task"],
@@ -61,6 +67,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "epochs_to_quality_mean": statistics.fmean(epochs) if epochs else None,
             "epochs_to_quality_cv": coefficient_of_variation(epochs),
             "throughput_samples_per_s": statistics.fmean(tput) if tput else None,
+            "train_flops_per_s": statistics.fmean(e["train_flops_per_s"] for e in eff) if eff else None,
+            "fraction_of_peak": statistics.fmean(fractions) if fractions else None,
+            "energy_to_quality_j": olympic_mean(energy),
+            "energy_unavailable": sorted(energy_reasons) if not energy else [],
             "final_quality": [r["metrics"].get("final_quality") for r in runs],
             "run_time_s": [r["metrics"].get("run_time_s") for r in runs],
         })
@@ -76,7 +86,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     console = console or Console(width=None if sys.stdout.isatty() else 180)
     table = Table(title="AIBench results", show_lines=False)
     for col in ("benchmark", "task", "target", "reached", "time to quality (s)", "epochs to quality",
-                "epochs CV", "samples/s", "final quality", "status"):
+                "epochs CV", "samples/s", "train GFLOP/s (% peak)", "energy to quality (J)", "final quality",
+                "status"):
         table.add_column(col, justify="left" if col in ("benchmark", "task", "status") else "right")
     for row in summary["benchmarks"]:
         finals = ", ".join(_num(q, ".4f") for q in row["final_quality"])
@@ -87,8 +98,20 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
             _num(row["epochs_to_quality_mean"], ".2f"),
             _num(row["epochs_to_quality_cv"] * 100 if row["epochs_to_quality_cv"] is not None else None, ".1f") + (
                 "%" if row["epochs_to_quality_cv"] is not None else ""),
-            _num(row["throughput_samples_per_s"], ".1f"), finals, statuses)
+            _num(row["throughput_samples_per_s"], ".1f"), _flops(row), _num(row.get("energy_to_quality_j"), ".0f")
+            if row.get("energy_to_quality_j") is not None else ("n/a" if row.get("energy_unavailable") else "-"),
+            finals, statuses)
     console.print(table)
+    reasons = sorted({reason for row in summary["benchmarks"] for reason in row.get("energy_unavailable", [])})
+    for reason in reasons:
+        console.print(f"energy n/a: {reason}")
+
+
+def _flops(row: dict[str, Any]) -> str:
+    if row.get("train_flops_per_s") is None:
+        return "-"
+    share = row.get("fraction_of_peak")
+    return f"{row['train_flops_per_s'] / 1e9:.1f}" + (f" ({share * 100:.1f}%)" if share is not None else "")
 
 
 def print_sessions(results: Sequence[dict[str, Any]], console: Console | None = None) -> None:

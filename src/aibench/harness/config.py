@@ -65,6 +65,7 @@ class SessionConfig:
     device: str
     overrides: Overrides = Overrides()
     save_weights: bool = True
+    peak_file: str | None = None  # the device's matmul peak, measured by the first session and shared (JSON)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

@@ -104,7 +104,8 @@ def run_plan(plan: RunPlan, display: Display,
             cfg = SessionConfig(
                 benchmark=bench_id, profile=plan.profile, seed=plan.seed + run_index - 1, run_index=run_index,
                 session_dir=str(plan.out_dir / bench_id / f"run-{run_index}"), data_root=str(root),
-                data_source=source, device=plan.device, overrides=plan.overrides, save_weights=plan.save_weights)
+                data_source=source, device=plan.device, overrides=plan.overrides, save_weights=plan.save_weights,
+                peak_file=str(plan.out_dir / "peak_flops.json"))
             label = f"{bench_id} run {run_index}/{plan.runs} seed {cfg.seed}"
             result, interrupted = run_isolated(cfg, display, label)
             results.append(result)
@@ -239,6 +240,7 @@ def _synthesized_result(cfg: SessionConfig, settings: Any, status: str, error: s
     values = [e["value"] for e in evals]
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
+        "kind": "training",
         "benchmark": {"id": info.id, "task": info.task, "model": info.model, "dataset": info.dataset,
                       "metric": info.metric, "quality_metric": cls.quality_metric,
                       "higher_is_better": cls.higher_is_better, "paper_target": info.paper_target},

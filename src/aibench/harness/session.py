@@ -6,6 +6,7 @@ Time to quality runs from run_start to the end of the evaluation that first meet
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import resource
@@ -14,6 +15,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,9 @@ import torch
 
 from aibench.benchmarks.base import Benchmark, BenchmarkContext, StepOutput
 from aibench.harness.config import SessionConfig
+from aibench.harness.energy import energy_between, open_energy_meter
+from aibench.harness.flops import characterize_model
+from aibench.harness.peak import achieved, measure_peaks
 from aibench.harness.mlperf_log import C, SessionLog
 from aibench.harness.results import RESULT_SCHEMA_VERSION, write_json_atomic
 from aibench.harness.system import describe_system, platform_name
@@ -96,6 +101,8 @@ class Session:
         self.curve: list[dict[str, Any]] = []
         self.log = SessionLog(cfg.path / "mllog.txt")
         self._last_emit = 0.0
+        self.energy: dict[str, Any] = {}   # meter readings at run_start, at the target, at run_stop
+        self.energy_reason: str | None = None
 
     # -- progress ---------------------------------------------------------------------------------------
     def _progress(self, phase: str, epoch: int, step: int, steps: int | None, loss: float, force: bool = False) -> None:
@@ -133,12 +140,14 @@ class Session:
         for key, value in optimizer.items():
             log.event(key, value)
         init_time = time.perf_counter() - t_init
+        meter, self.energy_reason = open_energy_meter(device)
         log.end(C.INIT_STOP)
 
         _sync(device)
         log.start(C.RUN_START)
         self.clock.run_start = time.perf_counter()
         self.emit({"type": "run_start"})
+        self.energy = {"start": meter.read()} if meter else {}
         self.clock.deadline = self.clock.run_start + self.settings.time_limit_s
         status, error = "error", None
         ttq = epochs_to_quality = None
@@ -155,6 +164,8 @@ class Session:
                     value = self._evaluate(bench, epoch, device)
                     if epochs_to_quality is None and self.cls.reached(value, self.settings.target):
                         ttq, epochs_to_quality = self.clock.elapsed(), epoch
+                        if meter:
+                            self.energy["quality"] = meter.read()
                         if not self.quasi_entire:
                             break
             if self.quasi_entire:
@@ -171,6 +182,9 @@ class Session:
             status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         _sync(device)
         run_time = self.clock.elapsed()
+        if meter:
+            self.energy["stop"] = meter.read()
+            meter.close()
         log.end(C.RUN_STOP, status=status)
         log.close()
 
@@ -263,8 +277,11 @@ class Session:
         last = self.curve[-1]["quality"] if self.curve else {}
         values = [p["quality"][self.cls.quality_metric] for p in self.curve]
         best = (max(values) if self.cls.higher_is_better else min(values)) if values else None
+        energy = self._energy(unavailable)
+        characterization, efficiency = self._efficiency(throughput, device)
         return {
             "schema_version": RESULT_SCHEMA_VERSION,
+            "kind": "training",
             "benchmark": {"id": info.id, "task": info.task, "model": info.model, "dataset": info.dataset,
                           "metric": info.metric, "quality_metric": self.cls.quality_metric,
                           "higher_is_better": self.cls.higher_is_better, "paper_target": info.paper_target},
@@ -302,11 +319,64 @@ class Session:
                 "init_time_s": init_time,
                 "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "cuda_max_allocated_mib": cuda_mem,
+                "energy_to_quality_j": energy.get("to_quality_j"),
+                "energy_j": energy.get("run_j"),
                 "unavailable": unavailable,
             },
+            "energy": energy,
+            "characterization": characterization,
+            "efficiency": efficiency,
             "curve": self.curve,
             "files": {"mllog": "mllog.txt", "weights": weights},
         }
+
+
+    def _energy(self, unavailable: dict[str, str]) -> dict[str, Any]:
+        """Measured joules from run_start to the target and to run_stop, per domain and in total."""
+        if "start" not in self.energy:
+            for key in ("energy_to_quality_j", "energy_j"):
+                unavailable[key] = str(self.energy_reason)
+            return {"unavailable": str(self.energy_reason)}
+        start = self.energy["start"]
+        out: dict[str, Any] = {"domains": sorted(start.joules)}
+        if "stop" in self.energy:
+            out["run_by_domain_j"] = energy_between(start, self.energy["stop"])
+            out["run_j"] = out["run_by_domain_j"]["total"]
+        if "quality" in self.energy:
+            out["to_quality_by_domain_j"] = energy_between(start, self.energy["quality"])
+            out["to_quality_j"] = out["to_quality_by_domain_j"]["total"]
+        else:
+            unavailable["energy_to_quality_j"] = "target quality not reached"
+        return out
+
+    def _efficiency(self, throughput: float | None, device: torch.device) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Counted FLOPs at this session's shapes, and achieved FLOP/s against the device's matmul peak."""
+        try:
+            counts = characterize_model(self.cls, self.settings)
+            characterization = {k: counts[k] for k in ("parameters", "forward_flops_per_sample",
+                                                       "train_step_flops_per_sample", "sample", "counted_on",
+                                                       "counter")}
+        except Exception as exc:  # noqa: BLE001 - a missing probe must not cost the session's result
+            characterization = {"unavailable": f"FLOPs not counted: {type(exc).__name__}: {exc}"}
+        if "unavailable" in characterization:
+            return characterization, {"unavailable": characterization["unavailable"]}
+        peaks = _peaks(self.cfg, device)
+        efficiency = achieved(characterization.get("train_step_flops_per_sample"), throughput, peaks,
+                              self.cfg.overrides.precision)
+        return characterization, {**efficiency, "peak": peaks}
+
+
+def _peaks(cfg: SessionConfig, device: torch.device) -> dict[str, Any]:
+    """The device's matmul peak: measured once per results folder (by its first session) and shared."""
+    path = Path(cfg.peak_file) if cfg.peak_file else None
+    if path and path.is_file():
+        cached = json.loads(path.read_text())
+        if cached.get("device") == str(device) and cached.get("threads") == torch.get_num_threads():
+            return cached
+    peaks = {**measure_peaks(device), "threads": torch.get_num_threads()}
+    if path:
+        write_json_atomic(path, peaks)
+    return peaks
 
 
 def _safe(fn: Callable[[], int]) -> int | None:

@@ -1,0 +1,112 @@
+"""Characterization, the inference contract and the session's energy and efficiency figures, per benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aibench import registry
+from aibench.analyses.characterize import characterize, epochs_to_quality
+from aibench.benchmarks.base import BenchmarkContext
+from aibench.datasets.embedded import ensure_embedded
+from aibench.harness.config import Overrides, SessionConfig
+from aibench.harness.energy import EnergySample
+from aibench.harness.flops import characterize_model
+from aibench.harness.peak import achieved, measure_peaks
+from aibench.harness.results import validate_result
+from aibench.harness.session import run_session, seed_everything
+
+RUNNABLE = registry.runnable_ids()
+
+
+def test_resnet50_at_224_matches_the_published_figures():
+    cls = registry.get_benchmark("DC-AI-C1")
+    counts = characterize_model(cls, cls.profiles["full"])
+    assert counts["parameters"] == 25_557_032 and counts["counted_on"] == "meta"
+    assert counts["forward_macs_per_sample"] == pytest.approx(4.09e9, rel=0.01)   # = 8.18 GFLOPs
+    assert counts["train_step_flops_per_sample"] == pytest.approx(3 * counts["forward_flops_per_sample"], rel=0.01)
+
+
+@pytest.mark.parametrize("bench_id", RUNNABLE)
+def test_every_benchmark_is_characterized_at_the_tiny_profile(bench_id: str):
+    cls = registry.get_benchmark(bench_id)
+    counts = characterize_model(cls, cls.profiles["tiny"])
+    assert counts["parameters"] > 0 and counts["forward_flops_per_sample"] > 0
+    assert counts["train_step_flops_per_sample"] > 0 and counts["sample"]
+
+
+def test_characterize_reads_epochs_to_quality_from_results(tmp_path: Path):
+    results = [{"benchmark": {"id": "DC-AI-C16"}, "status": s, "profile": "small", "hyperparameters": {"target": 0.23},
+                "metrics": {"epochs_to_quality": e}} for s, e in (("success", 3), ("success", 4), ("timeout", None))]
+    e = epochs_to_quality(results, "DC-AI-C16")
+    assert e["values"] == [3, 4] and e["mean"] == 3.5 and e["profiles"] == ["small"]
+    assert "unavailable" in epochs_to_quality(results, "DC-AI-C1")
+    out = characterize(("DC-AI-C16",), "tiny")
+    assert out["benchmarks"][0]["paper"].startswith("smallest forward FLOPs")
+    assert "unavailable" in out["benchmarks"][0]["epochs_to_quality"]
+
+
+@pytest.mark.parametrize("bench_id", RUNNABLE)
+def test_inference_outputs_reproduce_evaluate(bench_id: str):
+    """LoadGen's accuracy mode scores infer() outputs; they must give the session's evaluate() quality."""
+    cls = registry.get_benchmark(bench_id)
+    settings = cls.profiles["tiny"]
+    seed_everything(0)
+    bench = cls(BenchmarkContext("tiny", settings, ensure_embedded(cls.dataset, settings.data), torch.device("cpu")))
+    bench.build()
+    bench.load_data()
+    quality = bench.evaluate()
+    n = bench.eval_samples()
+    outputs = {}
+    for start in range(0, n, 3):  # a batching unlike evaluate()'s
+        chunk = list(range(start, min(start + 3, n)))
+        outputs.update(zip(chunk, bench.infer(chunk)))
+    assert all(isinstance(o, np.ndarray) for o in outputs.values())
+    scored = bench.score(outputs)
+    assert scored[cls.quality_metric] == pytest.approx(quality[cls.quality_metric], abs=1e-9)
+    for key in scored:
+        assert scored[key] == pytest.approx(quality[key], abs=1e-9), key
+
+
+def test_peak_probe_and_achieved_ratio():
+    peaks = measure_peaks(torch.device("cpu"), min_time_s=0.01)
+    assert peaks["fp32"]["flops_per_s"] > 1e8 and peaks["method"]
+    assert "flops_per_s" in peaks["bf16"] or peaks["bf16"]["unavailable"]
+    fake = {"fp32": {"flops_per_s": 100.0}, "bf16": {"unavailable": "no bf16"}}
+    assert achieved(2.0, 10.0, fake, "fp32")["fraction_of_peak"] == pytest.approx(0.2)
+    assert achieved(2.0, 10.0, fake, "bf16")["unavailable"] == "no bf16"
+    assert "unavailable" in achieved(None, 10.0, fake, "fp32")
+
+
+class _FakeMeter:
+    """10 J per reading, in two domains: stands in for NVML or RAPL, which these VMs lack."""
+
+    source, domains = "fake", ["gpu0", "package-0"]
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self) -> EnergySample:
+        self.reads += 1
+        return EnergySample(joules={"gpu0": 6.0 * self.reads, "package-0": 4.0 * self.reads})
+
+    def close(self) -> None:
+        pass
+
+
+def test_session_reports_energy_to_quality_from_a_meter(plugins, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("AIBENCH_FAKE_STEP_S", "0")
+    monkeypatch.setattr("aibench.harness.session.open_energy_meter", lambda device: (_FakeMeter(), None))
+    cfg = SessionConfig(benchmark="DC-AI-C5", profile="tiny", seed=1, run_index=1, session_dir=str(tmp_path / "s"),
+                        data_root=str(tmp_path), data_source="embedded", device="cpu", overrides=Overrides())
+    result = run_session(cfg, lambda event: None)
+    validate_result(result)
+    assert result["status"] == "success"
+    # Readings: run_start (1), target reached (2), run_stop (3).
+    assert result["metrics"]["energy_to_quality_j"] == pytest.approx(10.0)
+    assert result["metrics"]["energy_j"] == pytest.approx(20.0)
+    assert result["energy"]["to_quality_by_domain_j"]["gpu0"] == pytest.approx(6.0)
+    assert "FLOPs not counted" in result["efficiency"]["unavailable"]  # the fake has no model probe
