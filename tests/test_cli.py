@@ -35,6 +35,15 @@ def test_list_suite(capsys):
     (["run", "C1", "--profile", "full"], "pass --data-root"),
     (["run", "C17"], "not implemented yet; runnable now: DC-AI-C1"),
     (["run", "C1", "--data-root", "/nonexistent/dir"], "is not a directory"),
+    (["characterize", "C1", "--profile", "huge"], "valid profiles: tiny, small, full"),
+    (["characterize", "C1", "--results", "/nonexistent/dir"], "results folder /nonexistent/dir does not exist"),
+    (["profile", "C1", "--steps", "0"], "--steps must be at least 1"),
+    (["profile", "C17"], "not implemented yet"),
+    (["profile", "C1", "--profile", "full"], "pass --data-root"),
+    (["infer", "C1", "--checkpoint", "/nonexistent/weights.pt"], "no such file"),
+    (["infer", "C1", "--results", "/nonexistent/dir"], "does not exist"),
+    (["infer", "C1", "--scenario", "AccuracyOnly"], "--checkpoint"),
+    (["infer", "C1", "--device", "cuda"], "no CUDA device"),
 ])
 def test_usage_errors_exit_2(argv, message, capsys):
     assert main(argv) == 2

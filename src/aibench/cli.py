@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,53 @@ def _parser() -> argparse.ArgumentParser:
     summ = sub.add_parser("summarize", help="print the summary of a results folder")
     summ.add_argument("results", type=Path)
 
+    pr = sub.add_parser("profile", help="operator hotspots, step breakdown, hardware counters and a Chrome trace")
+    pr.add_argument("benchmarks", nargs="*", help="ids (DC-AI-C1 or C1) or names; default: --suite subset")
+    pr.add_argument("--suite", help=f"one of: {', '.join(SUITES)}")
+    pr.add_argument("--profile", default="small", help=f"one of: {', '.join(PROFILES)} (default small)")
+    pr.add_argument("--steps", type=int, default=5, help="steps profiled under torch.profiler (default 5)")
+    pr.add_argument("--timed-steps", type=int, default=10, help="steps timed for the breakdown (default 10)")
+    pr.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps (default 3)")
+    pr.add_argument("--skip-prelude", action="store_true",
+                    help="skip on-the-clock preludes where a benchmark can (C16's teacher cannot be skipped)")
+    pr.add_argument("--no-eval", action="store_true", help="do not time one evaluation")
+    pr.add_argument("--ncu", action="store_true", help="CUDA only: also run the timed steps under Nsight Compute "
+                    "for the paper's micro-architectural metrics (slow: ncu replays every kernel)")
+    pr.add_argument("--ncu-target", action="store_true", help=argparse.SUPPRESS)  # the child that ncu profiles
+    pr.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    pr.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--data-root", type=Path, help="folder holding the real datasets (see README)")
+    pr.add_argument("--top", type=int, default=15, help="operators/kernels listed (default 15)")
+    pr.add_argument("--out", type=Path, help="results folder (default results/profile-<UTC time>)")
+
+    from aibench.harness.inference import DEFAULT_MIN_DURATION_S, SCENARIOS
+
+    inf = sub.add_parser("infer", help="inference through MLCommons LoadGen: latency percentiles, throughput, "
+                                       "accuracy, energy per inference")
+    inf.add_argument("benchmark", help="id (DC-AI-C1 or C1) or name")
+    inf.add_argument("--profile", default="small", help=f"one of: {', '.join(PROFILES)} (default small)")
+    weights = inf.add_mutually_exclusive_group()
+    weights.add_argument("--checkpoint", type=Path, help="weights.pt saved by `aibench run` (default: untrained)")
+    weights.add_argument("--results", type=Path,
+                         help="an `aibench run` results folder: use its newest successful session's weights")
+    inf.add_argument("--scenario", action="append", dest="scenarios", choices=SCENARIOS, metavar="SCENARIO",
+                     help=f"repeatable; one of {', '.join(SCENARIOS)} (default: all with weights, "
+                          "the three performance ones without)")
+    inf.add_argument("--duration", type=float, default=DEFAULT_MIN_DURATION_S,
+                     help=f"minimum seconds per performance scenario (default {DEFAULT_MIN_DURATION_S:g})")
+    inf.add_argument("--min-queries", type=int, help="minimum queries (default: the least LoadGen's early "
+                                                      "stopping accepts: 64 SingleStream, 459 Server)")
+    inf.add_argument("--target-qps", type=float, help="Server arrival rate (default: 30%% of Offline samples/s)")
+    inf.add_argument("--latency-bound-ms", type=float,
+                     help="Server p99 bound (default: max(4 x SingleStream p99, 2 x one full batch))")
+    inf.add_argument("--max-batch", type=int, help="largest batch per infer() call (default: the profile's)")
+    inf.add_argument("--seed", type=int, default=0)
+    inf.add_argument("--data-root", type=Path, help="folder holding the real datasets (see README)")
+    inf.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    inf.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
+    inf.add_argument("--out", type=Path, help="results folder (default results/infer-<UTC time>)")
+
     char = sub.add_parser("characterize", help="parameters, FLOPs per sample and epochs to quality per benchmark")
     char.add_argument("benchmarks", nargs="*", help="ids or names; default: --suite subset")
     char.add_argument("--suite", help=f"one of: {', '.join(SUITES)}")
@@ -111,11 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         plan_args["seed"] = args.seed
     plan = RunPlan(**plan_args)
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {args.device}: no CUDA device is available here; use --device cpu or auto")
+    _check_device(args.device)
 
     display = make_display()
     display.message(f"AIBench: {', '.join(ids)} | profile {plan.profile} | {plan.runs} run(s) | seed {plan.seed} "
@@ -207,6 +251,149 @@ def _timestamped(kind: str, suffix: str = "") -> Path:
     return stamp.parent / f"{kind}-{stamp.name}{suffix}"
 
 
+def _data_root(cls: type, profile: str, data_root: Path | None) -> Path:
+    """The user's dataset folder (layout checked), or the embedded data of a tiny/small profile."""
+    from aibench.datasets.embedded import check_layout, ensure_embedded
+
+    if data_root is not None:
+        check_layout(cls.dataset, data_root)
+        return data_root
+    if profile == "full":
+        raise UsageError("the full profile reads the real datasets: pass --data-root DIR (see README, 'Real data')")
+    return ensure_embedded(cls.dataset, cls.profiles[profile].data)
+
+
+def _set_threads() -> None:
+    if threads := os.environ.get("AIBENCH_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu or auto")
+
+
+def _cpu_counters(device: str) -> tuple[object | None, dict | None]:
+    """`perf stat` around the timed steps where perf exists (its result says which events were counted)."""
+    import shutil
+
+    from aibench.harness.counters import PerfStat, perf_stat_availability
+
+    if shutil.which("perf"):
+        return PerfStat, None
+    return None, {"unavailable": perf_stat_availability() or "perf is not installed"}
+
+
+def _gpu_counters(args: argparse.Namespace, bench_id: str, device: str, out_dir: Path) -> dict:
+    """The paper's five nvprof metrics through Nsight Compute, from a child profile run under ncu."""
+    from aibench.harness.counters import ncu_availability, ncu_command, parse_ncu_csv
+
+    if not device.startswith("cuda"):
+        return {"unavailable": "not a CUDA device (Nsight Compute profiles NVIDIA GPUs)"}
+    if not args.ncu:
+        return {"unavailable": "not requested: add --ncu (Nsight Compute replays each kernel; slow)"}
+    if reason := ncu_availability():
+        return {"unavailable": reason}
+    argv = [sys.executable, "-m", "aibench.cli", "profile", bench_id, "--profile", args.profile, "--device", device,
+            "--precision", args.precision, "--warmup", str(args.warmup), "--timed-steps", "1", "--steps", "1",
+            "--no-eval", "--ncu-target", "--out", str(out_dir / "ncu-target")]
+    if args.data_root:
+        argv += ["--data-root", str(args.data_root)]
+    proc = subprocess.run(ncu_command(argv, from_start=False, launch_count=200), capture_output=True, text=True)
+    (out_dir / "ncu.log").write_text(proc.stdout + proc.stderr)
+    try:
+        return {**parse_ncu_csv(proc.stdout), "log": "ncu.log"}
+    except ValueError as exc:
+        return {"unavailable": f"ncu produced no metrics (exit {proc.returncode}; see ncu.log): {exc}"}
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from aibench.harness.counters import CudaProfilerRange
+    from aibench.harness.profiling import ProfileConfig, ProfileError, print_profile, run_profile
+    from aibench.harness.results import write_json_atomic
+    from aibench.harness.session import resolve_device
+
+    _check_profile(args.profile)
+    _check_device(args.device)
+    for name in ("steps", "timed_steps", "warmup", "top"):
+        if getattr(args, name) < (0 if name == "warmup" else 1):
+            raise UsageError(f"--{name.replace('_', '-')} must be at least {0 if name == 'warmup' else 1}")
+    ids = _select(args.benchmarks, args.suite)
+    roots = {bench_id: _data_root(get_benchmark(bench_id), args.profile, args.data_root) for bench_id in ids}
+    out = args.out or _timestamped("profile")
+    device = str(resolve_device(args.device))
+    console = Console(width=None if sys.stdout.isatty() else 180)
+    errors = 0
+    for bench_id in ids:
+        cfg = ProfileConfig(benchmark=bench_id, data_root=roots[bench_id], out_dir=out / bench_id,
+                            profile=args.profile, device=device, precision=args.precision, seed=args.seed,
+                            warmup_steps=args.warmup, timed_steps=args.timed_steps, profiled_steps=args.steps,
+                            run_prelude=not args.skip_prelude, evaluate=not args.no_eval, top=args.top)
+        if args.ncu_target:
+            counters, unavailable = CudaProfilerRange, None
+        elif device == "cpu":
+            counters, unavailable = _cpu_counters(device)
+        else:
+            counters, unavailable = None, {"unavailable": "perf stat counts CPU events; this profile runs on a GPU"}
+        try:
+            result = run_profile(cfg, emit=lambda text: print(text, file=sys.stderr, flush=True), counters=counters)
+        except ProfileError as exc:  # e.g. C16 with --skip-prelude
+            print(f"aibench: error: {exc}", file=sys.stderr)
+            errors += 1
+            continue
+        if unavailable:
+            result["counters"] = unavailable
+        if not args.ncu_target:
+            result["gpu_counters"] = _gpu_counters(args, bench_id, device, cfg.out_dir)
+        write_json_atomic(cfg.out_dir / "profile.json", result)
+        print_profile(result, console)
+    print(f"profiles: {out}/<benchmark>/{{profile.json,trace.json}}")
+    return EXIT_USAGE if errors else 0
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from aibench.harness.inference import InferenceConfig, find_checkpoint, print_inference, run_inference
+    from aibench.harness.results import write_json_atomic
+
+    cls = get_benchmark(args.benchmark)
+    bench_id = cls.info.id
+    _check_profile(args.profile)
+    _check_device(args.device)
+    _check_results_dir(args.results)
+    checkpoint = args.checkpoint
+    if checkpoint is not None and not checkpoint.is_file():
+        raise UsageError(f"--checkpoint {checkpoint}: no such file; `aibench run {bench_id}` saves "
+                         f"<results>/{bench_id}/run-<i>/weights.pt")
+    if args.results is not None:
+        checkpoint = find_checkpoint(args.results, bench_id, args.profile)
+    data_root = _data_root(cls, args.profile, args.data_root)
+    _set_threads()
+    out_dir = (args.out or _timestamped("infer")) / bench_id
+    cfg = InferenceConfig(
+        benchmark=bench_id, data_root=data_root, out_dir=out_dir, profile=args.profile, device=args.device,
+        precision=args.precision, seed=args.seed, checkpoint=checkpoint,
+        scenarios=tuple(args.scenarios) if args.scenarios else None, min_duration_s=args.duration,
+        min_query_count=args.min_queries, target_qps=args.target_qps, latency_bound_ms=args.latency_bound_ms,
+        max_batch=args.max_batch)
+    print(f"AIBench infer: {bench_id} | profile {cfg.profile} | scenarios {', '.join(cfg.resolved_scenarios())} "
+          f"| weights {checkpoint or 'untrained'} | results in {out_dir}")
+    try:
+        result = run_inference(cfg, emit=lambda line: print(line, flush=True))
+    except NotImplementedError as exc:   # a benchmark without infer()/score() yet
+        raise UsageError(f"{bench_id} cannot run inference yet: {exc}") from exc
+    write_json_atomic(out_dir / "inference.json", result)
+    print_inference(result)
+    print(f"results: {out_dir}/ (inference.json, <scenario>/mlperf_log_{{summary,detail,accuracy}}.*)")
+    ok = result["status"] == "ok" and all(s.get("verdict") in ("VALID", "SCORED")
+                                          for s in result["scenarios"].values())
+    return 0 if ok else 1
+
+
 def cmd_characterize(args: argparse.Namespace) -> int:
     from aibench.analyses.characterize import characterize, print_characterization
     from aibench.harness.results import write_json_atomic
@@ -224,7 +411,8 @@ def cmd_characterize(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "generate-data": cmd_generate, "check": cmd_check,
-            "summarize": cmd_summarize, "characterize": cmd_characterize}
+            "summarize": cmd_summarize, "characterize": cmd_characterize, "infer": cmd_infer,
+            "profile": cmd_profile}
 
 
 def main(argv: list[str] | None = None) -> int:

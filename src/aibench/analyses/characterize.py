@@ -16,10 +16,8 @@ from rich.table import Table
 from aibench.analyses.summary import coefficient_of_variation, olympic_mean
 from aibench.catalog import PAPER_CHARACTERISTICS, PAPER_RANGES
 from aibench.harness.flops import FLOP_COUNTER, characterize_model
-from aibench.harness.results import load_results
+from aibench.harness.results import RESULT_SCHEMA_VERSION, load_results
 from aibench.registry import get_benchmark
-
-CHARACTERIZATION_SCHEMA_VERSION = "aibench.characterization/1"
 
 
 def epochs_to_quality(results: list[dict[str, Any]], benchmark_id: str) -> dict[str, Any]:
@@ -50,7 +48,7 @@ def characterize(ids: tuple[str, ...], profile: str, results_dir: Path | None = 
                                     else {"unavailable": "no results folder given (--results DIR)"})
         row["paper"] = PAPER_CHARACTERISTICS.get(bench_id, "not in the text (Fig. 2 only)")
         rows.append(row)
-    return {"schema_version": CHARACTERIZATION_SCHEMA_VERSION, "kind": "characterization", "profile": profile,
+    return {"schema_version": RESULT_SCHEMA_VERSION, "kind": "characterization", "profile": profile,
             "counter": FLOP_COUNTER, "units": {"flops": "floating-point operations (1 multiply-add = 2 FLOPs)",
                                                "macs": "multiply-accumulates = FLOPs / 2"},
             "results": str(results_dir) if results_dir else None, "paper_ranges": PAPER_RANGES,

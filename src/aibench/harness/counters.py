@@ -276,11 +276,14 @@ def ncu_availability() -> str | None:
 
 
 def ncu_command(argv: Sequence[str], report_csv: bool = True, launch_skip: int = 0, launch_count: int = 50,
-                metrics: Sequence[str] = tuple(NCU_METRICS.values())) -> list[str]:
+                metrics: Sequence[str] = tuple(NCU_METRICS.values()), from_start: bool = True) -> list[str]:
     """The ncu command line that profiles ``argv``: the paper's metrics for ``launch_count`` kernel launches after
-    skipping ``launch_skip`` (warm-up), child processes included, printed as ``--page details`` CSV on stdout."""
+    skipping ``launch_skip`` (warm-up), child processes included, printed as ``--page details`` CSV on stdout.
+    ``from_start=False`` profiles only between the target's cudaProfilerStart/Stop (`CudaProfilerRange`)."""
     cmd = [_find_ncu() or "ncu", "--metrics", ",".join(metrics), "--launch-skip", str(launch_skip),
            "--launch-count", str(launch_count), "--target-processes", "all"]
+    if not from_start:
+        cmd += ["--profile-from-start", "off"]
     if report_csv:
         cmd += ["--csv", "--page", "details"]
     return [*cmd, "--", *argv]
@@ -359,3 +362,23 @@ def parse_ncu_csv(text: str) -> dict[str, Any]:
             "averaging": ("unweighted mean over the profiled kernel launches that reported the metric: each launch "
                           "counts once, whatever its duration"),
             "unavailable": unavailable}
+
+
+class CudaProfilerRange:
+    """cudaProfilerStart/Stop around a region, so ``ncu --profile-from-start off`` profiles only that region's
+    kernels (the steady training steps, not model initialization)."""
+
+    result: dict[str, Any] = {"note": "kernels of this region are profiled by the parent ncu process"}
+
+    def __enter__(self) -> "CudaProfilerRange":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.profiler.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.profiler.stop()
