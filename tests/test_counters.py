@@ -3,7 +3,6 @@ the availability checks and PerfStat on this machine."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 

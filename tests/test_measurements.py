@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from rich.console import Console
 
 from aibench import registry
-from aibench.analyses.characterize import characterize, epochs_to_quality
+from aibench.analyses.characterize import characterize, epochs_to_quality, print_characterization
 from aibench.benchmarks.base import BenchmarkContext
 from aibench.datasets.embedded import ensure_embedded
 from aibench.harness.config import Overrides, SessionConfig
@@ -47,6 +49,10 @@ def test_characterize_reads_epochs_to_quality_from_results(tmp_path: Path):
     out = characterize(("DC-AI-C16",), "tiny")
     assert out["benchmarks"][0]["paper"].startswith("smallest forward FLOPs")
     assert "unavailable" in out["benchmarks"][0]["epochs_to_quality"]
+    out["benchmarks"][0]["epochs_to_quality"] = epochs_to_quality(results[:1], "DC-AI-C16")  # one session: no CV
+    text = io.StringIO()
+    print_characterization(out, Console(file=text, width=200))
+    assert "3.0 mean over 1 session(s) (small; CV needs 2+ sessions)" in text.getvalue()
 
 
 @pytest.mark.parametrize("bench_id", RUNNABLE)
@@ -60,6 +66,7 @@ def test_inference_outputs_reproduce_evaluate(bench_id: str):
     bench.load_data()
     quality = bench.evaluate()
     n = bench.eval_samples()
+    bench.load_samples(list(range(n // 2)))  # LoadGen preloads some samples; the rest are read on demand
     outputs = {}
     for start in range(0, n, 3):  # a batching unlike evaluate()'s
         chunk = list(range(start, min(start + 3, n)))
@@ -69,6 +76,8 @@ def test_inference_outputs_reproduce_evaluate(bench_id: str):
     assert scored[cls.quality_metric] == pytest.approx(quality[cls.quality_metric], abs=1e-9)
     for key in scored:
         assert scored[key] == pytest.approx(quality[key], abs=1e-9), key
+    bench.unload_samples(list(range(n)))
+    assert not getattr(getattr(bench, "eval_inputs", None), "held", None)
 
 
 def test_peak_probe_and_achieved_ratio():

@@ -65,7 +65,7 @@ def si(x: float) -> str:
 
 def print_characterization(result: dict[str, Any], console: Console) -> None:
     profile = result["profile"]
-    table = Table(title=f"Model characteristics per sample (FLOPs counted by FlopCounterMode; MACs = FLOPs/2)")
+    table = Table(title="Model characteristics per sample (FLOPs counted by FlopCounterMode; MACs = FLOPs/2)")
     for col in ("benchmark", "profile", "sample", "parameters", "forward FLOPs", "forward MACs",
                 "train step FLOPs (fwd+bwd)", "counted on"):
         table.add_column(col, justify="right" if col.startswith(("param", "forward", "train")) else "left")
@@ -81,8 +81,11 @@ def print_characterization(result: dict[str, Any], console: Console) -> None:
         conv.add_column(col)
     for row in result["benchmarks"]:
         e = row["epochs_to_quality"]
-        text = (e["unavailable"] if "unavailable" in e else
-                f"{e['mean']:.1f} mean over {e['sessions']} ({', '.join(e['profiles'])}; CV {e['cv'] * 100:.1f}%)")
+        if "unavailable" in e:
+            text = e["unavailable"]
+        else:
+            cv = "CV needs 2+ sessions" if e["cv"] is None else f"CV {e['cv'] * 100:.1f}%"
+            text = f"{e['mean']:.1f} mean over {e['sessions']} session(s) ({', '.join(e['profiles'])}; {cv})"
         conv.add_row(row["id"], text, row["paper"])
     console.print(conv)
     ranges = result["paper_ranges"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,7 @@ class Overrides:
             raise ConfigError(f"--batch-size must be a positive integer, got {self.batch_size}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ConfigError(f"--lr must be a positive number, got {self.learning_rate}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        check_precision(self.precision)
         for name in ("epochs", "max_epochs", "eval_interval"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -49,6 +49,22 @@ class Overrides:
             eval_interval=self.eval_interval,
             time_limit_s=self.time_limit_s,
         )
+
+
+def check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def check_device(device: str) -> None:
+    """The form of a device name; whether CUDA is really there is checked where a device is opened."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
 
 
 @dataclass(frozen=True)
@@ -68,8 +84,7 @@ class SessionConfig:
     peak_file: str | None = None  # the device's matmul peak, measured by the first session and shared (JSON)
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
-            raise ConfigError(f"unknown profile {self.profile!r}; valid profiles: {', '.join(PROFILES)}")
+        check_profile(self.profile)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -28,7 +28,6 @@ import contextlib
 import functools
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -41,8 +40,8 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from aibench.analyses.operators import (CLASS_HELP, aggregate_classes, attribute, classify_kernel, classify_op,
                                         top_operators)
-from aibench.benchmarks.base import PRECISIONS, PROFILES, Benchmark, BenchmarkContext, StepOutput
-from aibench.harness.config import ConfigError
+from aibench.benchmarks.base import Benchmark, BenchmarkContext, StepOutput
+from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
 from aibench.harness.results import RESULT_SCHEMA_VERSION
 from aibench.harness.session import resolve_device, seed_everything
 from aibench.registry import get_benchmark
@@ -78,12 +77,9 @@ class ProfileConfig:
 
     def __post_init__(self) -> None:
         self.data_root, self.out_dir = Path(self.data_root), Path(self.out_dir)
-        if self.profile not in PROFILES:
-            raise ConfigError(f"unknown profile {self.profile!r}; valid profiles: {', '.join(PROFILES)}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
-            raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        check_profile(self.profile)
+        check_precision(self.precision)
+        check_device(self.device)
         if self.warmup_steps < 0:
             raise ConfigError(f"--warmup must be 0 or more, got {self.warmup_steps}")
         for name in ("timed_steps", "profiled_steps", "top"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import secrets
 import signal
 import subprocess
@@ -22,9 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from aibench.benchmarks.base import PROFILES
 from aibench.datasets.embedded import check_layout, ensure_embedded
-from aibench.harness.config import ConfigError, Overrides, SessionConfig
+from aibench.harness.config import ConfigError, Overrides, SessionConfig, check_device, check_profile
 from aibench.harness.display import Display
 from aibench.harness.mlperf_log import C, SessionLog
 from aibench.harness.results import RESULT_SCHEMA_VERSION, write_json_atomic
@@ -52,15 +50,13 @@ class RunPlan:
     save_weights: bool = True
 
     def __post_init__(self) -> None:
-        if self.profile not in PROFILES:
-            raise ConfigError(f"unknown profile {self.profile!r}; valid profiles: {', '.join(PROFILES)}")
+        check_profile(self.profile)
         if self.runs < 1:
             raise ConfigError(f"--runs must be at least 1, got {self.runs}")
         if self.profile == "full" and self.data_root is None:
             raise ConfigError("the full profile trains on the real datasets: pass --data-root DIR "
                               "(see README, 'Real data'); the tiny and small profiles use embedded data")
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
-            raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        check_device(self.device)
         if self.data_root is not None and not self.data_root.is_dir():
             raise ConfigError(f"--data-root {self.data_root} is not a directory")
 

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from torchvision import models
 from torchvision.transforms import v2 as T
 
-from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, StepOutput
+from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, SampleCache, StepOutput
 from aibench.datasets.imagenet import IMAGENET, image_folder
 from aibench.metrics.classification import topk_accuracy, topk_classes
 from aibench.registry import register
@@ -70,6 +70,7 @@ class ImageClassification(Benchmark):
         self.val_set = image_folder(self.ctx.data_root, "val", eval_tf)
         if self.train_set.classes != self.val_set.classes:
             raise ValueError("imagenet/train and imagenet/val have different class folders")
+        self.eval_inputs = SampleCache(lambda i: self.val_set[i][0])
 
     def _loader(self, dataset: Any, shuffle: bool, epoch: int = 0) -> DataLoader:
         gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch)
@@ -118,7 +119,7 @@ class ImageClassification(Benchmark):
         return self.score(dict(enumerate(top)))
 
     def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
-        return list(self._top5(torch.stack([self.val_set[i][0] for i in indices])))
+        return list(self._top5(torch.stack([self.eval_inputs[i] for i in indices])))
 
     def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:
         labels = np.asarray(self.val_set.targets)

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.models.detection import fasterrcnn_resnet50_fpn
 
-from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, StepOutput
+from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, SampleCache, StepOutput
 from aibench.datasets.voc import VOC_CLASSES, VOC_DATASET, VOCDetection
 from aibench.metrics.detection import eval_detection_voc
 from aibench.registry import register
@@ -110,6 +110,7 @@ class ObjectDetection(Benchmark):
     def load_data(self) -> None:
         self.train_set = VOCDetection(self.ctx.data_root, "trainval", train=True)
         self.test_set = VOCDetection(self.ctx.data_root, "test", train=False)
+        self.eval_inputs = SampleCache(lambda i: self.test_set[i][0])
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
         seed = self.ctx.seed * 1000 + epoch
@@ -157,7 +158,7 @@ class ObjectDetection(Benchmark):
     def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
         """Per image an (N, 6) float32 array of detections: x1, y1, x2, y2 (continuous pixels), score, label."""
         self.model.eval()
-        images = [self.test_set[i][0].to(self.device, non_blocking=True) for i in indices]
+        images = [self.eval_inputs[i].to(self.device, non_blocking=True) for i in indices]
         with self.ctx.autocast():
             outputs = self.model(images)
         return [torch.cat([o["boxes"].float(), o["scores"].float()[:, None], o["labels"].float()[:, None]], 1)
