@@ -278,7 +278,7 @@ def _check_device(device: str) -> None:
             raise UsageError(f"--device {device}: no CUDA device is available here; use --device cpu or auto")
 
 
-def _cpu_counters(device: str) -> tuple[object | None, dict | None]:
+def _cpu_counters() -> tuple[object | None, dict | None]:
     """`perf stat` around the timed steps where perf exists (its result says which events were counted)."""
     import shutil
 
@@ -337,7 +337,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if args.ncu_target:
             counters, unavailable = CudaProfilerRange, None
         elif device == "cpu":
-            counters, unavailable = _cpu_counters(device)
+            counters, unavailable = _cpu_counters()
         else:
             counters, unavailable = None, {"unavailable": "perf stat counts CPU events; this profile runs on a GPU"}
         try:

@@ -639,6 +639,13 @@ def _scenario_settings(name: str, run: _Run) -> tuple[dict[str, Any], dict[str, 
                 f"derived: max({LATENCY_BOUND_SS_FACTOR:g} x {single * 1e3:.3g} ms ({single_src}), "
                 f"{LATENCY_BOUND_BATCH_FACTOR:g} x {batch_s * 1e3:.3g} ms ({batch_src}: a query may wait for "
                 f"the batch in progress, then run in its own)) = {bound * 1e3:.3g} ms")
+        # A slow model at a low arrival rate needs longer than the default cap to issue the minimum number of
+        # queries; stopping it at the cap would only produce an INVALID run.
+        needed_s = 1.25 * values["min_query_count"] / values["server_target_qps"]
+        if cfg.max_duration_s is None and needed_s * 1000 > values["max_duration_ms"]:
+            values["max_duration_ms"] = int(needed_s * 1000)
+            why["max_duration_ms"] = (f"raised so that {values['min_query_count']} queries at "
+                                      f"{values['server_target_qps']:.4g} QPS fit, with 25% to spare")
     return values, why
 
 

@@ -25,8 +25,8 @@ from aibench.benchmarks.base import Benchmark, BenchmarkContext, StepOutput
 from aibench.harness.config import SessionConfig
 from aibench.harness.energy import energy_between, open_energy_meter
 from aibench.harness.flops import characterize_model
-from aibench.harness.peak import achieved, measure_peaks
 from aibench.harness.mlperf_log import C, SessionLog
+from aibench.harness.peak import achieved, measure_peaks
 from aibench.harness.results import RESULT_SCHEMA_VERSION, write_json_atomic
 from aibench.harness.system import describe_system, platform_name
 from aibench.registry import get_benchmark
@@ -141,13 +141,18 @@ class Session:
             log.event(key, value)
         init_time = time.perf_counter() - t_init
         meter, self.energy_reason = open_energy_meter(device)
+        if meter:
+            try:
+                start = meter.read()
+            except Exception as exc:  # noqa: BLE001 - a failing counter costs the energy figure, not the session
+                meter, self.energy_reason = None, f"energy meter read failed: {type(exc).__name__}: {exc}"
         log.end(C.INIT_STOP)
 
         _sync(device)
         log.start(C.RUN_START)
         self.clock.run_start = time.perf_counter()
         self.emit({"type": "run_start"})
-        self.energy = {"start": meter.read()} if meter else {}
+        self.energy = {"start": start} if meter else {}  # read just before run_start: the closest to it
         self.clock.deadline = self.clock.run_start + self.settings.time_limit_s
         status, error = "error", None
         ttq = epochs_to_quality = None
@@ -329,7 +334,6 @@ class Session:
             "curve": self.curve,
             "files": {"mllog": "mllog.txt", "weights": weights},
         }
-
 
     def _energy(self, unavailable: dict[str, str]) -> dict[str, Any]:
         """Measured joules from run_start to the target and to run_stop, per domain and in total."""
