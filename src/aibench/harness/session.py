@@ -283,7 +283,7 @@ class Session:
         values = [p["quality"][self.cls.quality_metric] for p in self.curve]
         best = (max(values) if self.cls.higher_is_better else min(values)) if values else None
         energy = self._energy(unavailable)
-        characterization, efficiency = self._efficiency(throughput, device)
+        characterization, efficiency = self._efficiency(bench, throughput, device)
         return {
             "schema_version": RESULT_SCHEMA_VERSION,
             "kind": "training",
@@ -353,7 +353,8 @@ class Session:
             unavailable["energy_to_quality_j"] = "target quality not reached"
         return out
 
-    def _efficiency(self, throughput: float | None, device: torch.device) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _efficiency(self, bench: Benchmark, throughput: float | None,
+                    device: torch.device) -> tuple[dict[str, Any], dict[str, Any]]:
         """Counted FLOPs at this session's shapes, and achieved FLOP/s against the device's matmul peak."""
         try:
             counts = characterize_model(self.cls, self.settings)
@@ -364,6 +365,12 @@ class Session:
             characterization = {"unavailable": f"FLOPs not counted: {type(exc).__name__}: {exc}"}
         if "unavailable" in characterization:
             return characterization, {"unavailable": characterization["unavailable"]}
+        model = getattr(bench, "model", None)
+        if isinstance(model, torch.nn.Module):
+            # The trained model is at hand: its exact size beats the probe's (which sizes tables from the
+            # generator's parameters, before the data's filtering).
+            characterization["parameters"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            characterization["parameters_of"] = "the session's model"
         peaks = _peaks(self.cfg, device)
         efficiency = achieved(characterization.get("train_step_flops_per_sample"), throughput, peaks,
                               self.cfg.overrides.precision)
