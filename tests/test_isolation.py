@@ -67,7 +67,9 @@ def test_ctrl_c_keeps_finished_sessions(tmp_path: Path):
     env = {**os.environ, "AIBENCH_FAKE_STEP_S": "0.3"}
     proc = subprocess.Popen([sys.executable, "-m", "aibench.cli", "run", "C4", "C5", "--profile", "tiny",
                              "--out", str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True,
+                            # A shell's background job inherits SIGINT ignored; a user's terminal does not.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = tmp_path / "DC-AI-C5" / "run-1" / "mllog.txt"
     deadline = time.monotonic() + 120
     # Wait for C5's first epoch itself, not its log file: start-up before run_start varies with the machine.
