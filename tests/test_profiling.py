@@ -14,13 +14,13 @@ import pytest
 import torch
 from rich.console import Console
 
+import aibench.harness.operator_classes as ops
 import aibench.registry as registry
-from aibench.analyses import operators as ops
-from aibench.analyses.operators import (aggregate_classes, attribute, classify_kernel, classify_op, is_wrapper,
-                                        top_operators)
 from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
 from aibench.catalog import CATALOG
 from aibench.harness.config import ConfigError
+from aibench.harness.operator_classes import (aggregate_classes, attribute, classify_kernel, classify_op, is_wrapper,
+                                              top_operators)
 from aibench.harness.profiling import PHASES, ProfileConfig, ProfileError, print_profile, run_profile
 from aibench.harness.results import validate_result
 

@@ -38,10 +38,10 @@ from typing import Any
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from aibench.analyses.operators import (CLASS_HELP, aggregate_classes, attribute, classify_kernel, classify_op,
-                                        top_operators)
 from aibench.benchmarks.base import Benchmark, BenchmarkContext, StepOutput
 from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
+from aibench.harness.operator_classes import (CLASS_HELP, aggregate_classes, attribute, classify_kernel, classify_op,
+                                              top_operators)
 from aibench.harness.results import RESULT_SCHEMA_VERSION
 from aibench.harness.session import resolve_device, seed_everything
 from aibench.registry import get_benchmark
