@@ -106,16 +106,38 @@ class _FakeMeter:
         pass
 
 
-def test_session_reports_energy_to_quality_from_a_meter(plugins, tmp_path: Path, monkeypatch):
+def _session_with_meter(meter: _FakeMeter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A session of the fake DC-AI-C5 (target reached in epoch 3) measured by `meter`."""
     monkeypatch.setenv("AIBENCH_FAKE_STEP_S", "0")
-    monkeypatch.setattr("aibench.harness.session.open_energy_meter", lambda device: (_FakeMeter(), None))
+    monkeypatch.setattr("aibench.harness.session.open_energy_meter", lambda device: (meter, None))
     cfg = SessionConfig(benchmark="DC-AI-C5", profile="tiny", seed=1, run_index=1, session_dir=str(tmp_path / "s"),
                         data_root=str(tmp_path), data_source="embedded", device="cpu", overrides=Overrides())
     result = run_session(cfg, lambda event: None)
     validate_result(result)
+    return result
+
+
+def test_session_reports_energy_to_quality_from_a_meter(plugins, tmp_path: Path, monkeypatch):
+    result = _session_with_meter(_FakeMeter(), tmp_path, monkeypatch)
     assert result["status"] == "success"
     # Readings: run_start (1), target reached (2), run_stop (3).
     assert result["metrics"]["energy_to_quality_j"] == pytest.approx(10.0)
     assert result["metrics"]["energy_j"] == pytest.approx(20.0)
     assert result["energy"]["to_quality_by_domain_j"]["gpu0"] == pytest.approx(6.0)
     assert "FLOPs not counted" in result["efficiency"]["unavailable"]  # the fake has no model probe
+
+
+class _FailingMeter(_FakeMeter):
+    """Reads once, then fails: a counter that breaks mid-session must cost the figure, not the session."""
+
+    def read(self) -> EnergySample:
+        if self.reads >= 1:
+            raise OSError("counter vanished")
+        return super().read()
+
+
+def test_a_failing_meter_costs_the_energy_figure_not_the_session(plugins, tmp_path: Path, monkeypatch):
+    result = _session_with_meter(_FailingMeter(), tmp_path, monkeypatch)
+    assert result["status"] == "success"
+    assert result["metrics"]["energy_to_quality_j"] is None and result["metrics"]["energy_j"] is None
+    assert "counter vanished" in result["metrics"]["unavailable"]["energy_to_quality_j"]

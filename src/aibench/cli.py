@@ -14,6 +14,7 @@ from rich.table import Table
 from aibench.benchmarks.base import PRECISIONS, PROFILES
 from aibench.catalog import SUITES
 from aibench.datasets.embedded import DataLayoutError
+from aibench.harness.config import ConfigError, check_profile
 from aibench.registry import (NotRunnableError, UnknownBenchmarkError, get_benchmark, is_runnable,
                               list_benchmarks, resolve, suite_ids)
 
@@ -234,11 +235,6 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_profile(profile: str) -> None:
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-
-
 def _check_results_dir(path: Path | None) -> None:
     if path is not None and not path.is_dir():
         raise UsageError(f"results folder {path} does not exist; give the --out folder of an `aibench run`")
@@ -316,9 +312,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from aibench.harness.counters import CudaProfilerRange
     from aibench.harness.profiling import ProfileConfig, ProfileError, print_profile, run_profile
     from aibench.harness.results import write_json_atomic
-    from aibench.harness.session import resolve_device
+    from aibench.harness.devices import resolve_device
 
-    _check_profile(args.profile)
+    check_profile(args.profile)
     _check_device(args.device)
     for name in ("steps", "timed_steps", "warmup", "top"):
         if getattr(args, name) < (0 if name == "warmup" else 1):
@@ -362,7 +358,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
     cls = get_benchmark(args.benchmark)
     bench_id = cls.info.id
-    _check_profile(args.profile)
+    check_profile(args.profile)
     _check_device(args.device)
     _check_results_dir(args.results)
     checkpoint = args.checkpoint
@@ -398,7 +394,7 @@ def cmd_characterize(args: argparse.Namespace) -> int:
     from aibench.analyses.characterize import characterize, print_characterization
     from aibench.harness.results import write_json_atomic
 
-    _check_profile(args.profile)
+    check_profile(args.profile)
     _check_results_dir(args.results)
     ids = _select(args.benchmarks, args.suite)
     console = Console(width=200)
@@ -416,7 +412,6 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "generate-data": cmd_generate, "ch
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aibench.harness.config import ConfigError
 
     args = _parser().parse_args(argv)
     try:

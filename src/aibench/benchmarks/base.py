@@ -82,6 +82,10 @@ class StepOutput:
     loss: torch.Tensor | float
     samples: int
 
+    def loss_value(self) -> float:
+        """The loss as a float (for a tensor, `.item()`, which also waits for the device)."""
+        return float(self.loss.item() if isinstance(self.loss, torch.Tensor) else self.loss)
+
 
 @dataclass
 class ModelProbe:

@@ -51,6 +51,16 @@ class EnergyMeter:
         """Stop any background poller and release the counter; safe to call more than once."""
 
 
+def read_energy(meter: EnergyMeter | None) -> tuple[EnergySample | None, str | None]:
+    """A reading, or why there is none: a failing counter costs its own figure, never the run it measures."""
+    if meter is None:
+        return None, None
+    try:
+        return meter.read(), None
+    except Exception as exc:  # noqa: BLE001 - energy is optional; training and inference are not
+        return None, f"energy meter read failed: {type(exc).__name__}: {exc}"
+
+
 def energy_between(start: EnergySample, end: EnergySample) -> dict[str, float]:
     """Joules per domain between two samples of the same meter, plus ``"total"`` (their sum)."""
     if start.joules.keys() != end.joules.keys():

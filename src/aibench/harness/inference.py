@@ -44,9 +44,10 @@ import torch
 
 from aibench.benchmarks.base import Benchmark, BenchmarkContext
 from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
-from aibench.harness.energy import energy_between, open_energy_meter
+from aibench.harness.energy import energy_between, open_energy_meter, read_energy
 from aibench.harness.results import RESULT_SCHEMA_VERSION
-from aibench.harness.session import resolve_device, seed_everything
+from aibench.harness.devices import resolve_device
+from aibench.harness.session import seed_everything
 from aibench.harness.system import describe_system
 from aibench.registry import get_benchmark, resolve
 
@@ -545,15 +546,6 @@ def _energy_result(meter: Any, reason: str | None, start: Any, end: Any, samples
             "note": "meter read before and after LoadGen's test: the whole system's energy over the scenario"}
 
 
-def _read_meter(meter: Any) -> tuple[Any | None, str | None]:
-    if meter is None:
-        return None, None
-    try:
-        return meter.read(), None
-    except Exception as exc:  # noqa: BLE001 - energy is optional, the scenario is not
-        return None, f"energy meter read failed: {type(exc).__name__}: {exc}"
-
-
 # -- one scenario -------------------------------------------------------------------------------------------------
 @dataclass
 class _Run:
@@ -684,12 +676,12 @@ def _run_loadgen(run: _Run, name: str, settings: Any, log_dir: Path) -> tuple[Qu
     energy_start = energy_end = None
     energy_error = None
     try:
-        energy_start, energy_error = _read_meter(run.meter if name != "AccuracyOnly" else None)
+        energy_start, energy_error = read_energy(run.meter if name != "AccuracyOnly" else None)
         t0 = time.perf_counter()
         lg.StartTestWithLogSettings(lg_sut, qsl, settings, log_settings, audit)
         wall = time.perf_counter() - t0
         if energy_start is not None:
-            energy_end, energy_error = _read_meter(run.meter)
+            energy_end, energy_error = read_energy(run.meter)
     finally:
         sut.stop()
         lg.DestroyQSL(qsl)

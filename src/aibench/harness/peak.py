@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from aibench.harness.devices import synchronize
+
 # Large enough to saturate the device, small enough to finish in about a second on 2 CPU cores.
 CPU_N, CUDA_N = 2048, 8192
 MIN_TIME_S = 1.0
@@ -28,11 +30,6 @@ def bf16_unsupported_reason(device: torch.device) -> str | None:
     return None
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def measure_matmul(device: torch.device, dtype: torch.dtype, n: int | None = None,
                    min_time_s: float = MIN_TIME_S) -> dict[str, Any]:
     n = n or (CUDA_N if device.type == "cuda" else CPU_N)
@@ -42,12 +39,12 @@ def measure_matmul(device: torch.device, dtype: torch.dtype, n: int | None = Non
     torch.backends.cuda.matmul.allow_tf32 = False
     try:
         torch.matmul(a, b)
-        _sync(device)
+        synchronize(device)
         best, total, reps = float("inf"), 0.0, 0
         while total < min_time_s or reps < 3:
             t0 = time.perf_counter()
             torch.matmul(a, b)
-            _sync(device)
+            synchronize(device)
             dt = time.perf_counter() - t0
             best, total, reps = min(best, dt), total + dt, reps + 1
     finally:

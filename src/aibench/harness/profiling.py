@@ -38,12 +38,13 @@ from typing import Any
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from aibench.benchmarks.base import Benchmark, BenchmarkContext, StepOutput
+from aibench.benchmarks.base import Benchmark, BenchmarkContext
 from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
 from aibench.harness.operator_classes import (CLASS_HELP, aggregate_classes, attribute, classify_kernel, classify_op,
                                               top_operators)
 from aibench.harness.results import RESULT_SCHEMA_VERSION
-from aibench.harness.session import resolve_device, seed_everything
+from aibench.harness.devices import resolve_device, synchronize
+from aibench.harness.session import seed_everything
 from aibench.registry import get_benchmark
 
 Emit = Callable[[str], None]
@@ -90,15 +91,6 @@ class ProfileConfig:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _loss_value(out: StepOutput) -> float:
-    return float(out.loss.item() if isinstance(out.loss, torch.Tensor) else out.loss)
-
 
 def _has_prelude(bench: Benchmark) -> bool:
     return type(bench).prelude is not Benchmark.prelude
@@ -154,11 +146,10 @@ class _PhaseTimer:
     def reset(self) -> None:
         self.first_boundary: float | None = None
         self.backward = self.optimizer = 0.0
-        self.backward_calls = self.optimizer_calls = 0
         self._opt_t0 = 0.0
 
     def _mark(self) -> float:
-        _sync(self.device)
+        synchronize(self.device)
         return time.perf_counter()
 
     def install(self) -> None:
@@ -178,7 +169,6 @@ class _PhaseTimer:
             finally:
                 self._bwd_depth -= 1
                 self.backward += self._mark() - t0
-                self.backward_calls += 1
 
         def pre_hook(optimizer: Any, args: Any, kwargs: Any) -> None:
             if self.active and self._opt_depth == 0:
@@ -191,7 +181,6 @@ class _PhaseTimer:
             self._opt_depth = max(self._opt_depth - 1, 0)
             if self.active and self._opt_depth == 0:
                 self.optimizer += self._mark() - self._opt_t0
-                self.optimizer_calls += 1
 
         self._handles = [register_optimizer_step_pre_hook(pre_hook), register_optimizer_step_post_hook(post_hook)]
         torch.autograd.backward = timed_backward  # type: ignore[assignment]
@@ -263,7 +252,7 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
         if cfg.warmup_steps:
             say(f"{info.id}: {cfg.warmup_steps} warm-up step(s)")
         for _ in range(cfg.warmup_steps):
-            _loss_value(bench.train_step(stream.next()))
+            bench.train_step(stream.next()).loss_value()
         # 2. timed steps with the phase breakdown (and the optional counters around them)
         say(f"{info.id}: {cfg.timed_steps} timed step(s)")
         breakdown, counters_result = _timed_steps(bench, stream, cfg.timed_steps, device, counters)
@@ -291,10 +280,10 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
     eval_s = None
     if cfg.evaluate:
         say(f"{info.id}: one evaluation")
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         bench.evaluate()
-        _sync(device)
+        synchronize(device)
         eval_s = time.perf_counter() - t0
     else:
         unavailable["eval_s"] = "evaluation not requested (--no-eval)"
@@ -357,12 +346,12 @@ def _prelude(bench: Benchmark, cfg: ProfileConfig, device: torch.device, say: Em
     steps = 0
     for out in bench.prelude():
         steps += 1
-        loss = _loss_value(out)
+        loss = out.loss_value()
         now = time.perf_counter()
         if now - last >= PRELUDE_PROGRESS_S:
             last = now
             say(f"{bench_id}: prelude step {steps}, loss {loss:.4f}, {now - t0:.0f} s")
-    _sync(device)
+    synchronize(device)
     took = time.perf_counter() - t0
     say(f"{bench_id}: prelude done, {steps} step(s) in {took:.1f} s")
     return {"ran": True, "time_s": took, "steps": steps, "note": None}
@@ -390,13 +379,13 @@ def _timed_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torch.d
             for _ in range(n):
                 t0 = time.perf_counter()
                 batch = stream.next()
-                _sync(device)
+                synchronize(device)
                 t1 = time.perf_counter()
                 timer.reset()
                 timer.active = True
                 out = bench.train_step(batch)
-                losses.append(_loss_value(out))
-                _sync(device)
+                losses.append(out.loss_value())
+                synchronize(device)
                 t2 = time.perf_counter()
                 timer.active = False
                 fwd = (timer.first_boundary if timer.first_boundary is not None else t2) - t1
@@ -442,7 +431,7 @@ def _profiled_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torc
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
-    _sync(device)
+    synchronize(device)
     t0 = time.perf_counter()
     with profile(activities=activities, record_shapes=False, with_stack=False) as prof:
         for i in range(1, n + 1):
@@ -450,8 +439,8 @@ def _profiled_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torc
                 with record_function("aibench.data"):
                     batch = stream.next()
                 with record_function("aibench.train_step"):
-                    _loss_value(bench.train_step(batch))
-        _sync(device)
+                    bench.train_step(batch).loss_value()
+        synchronize(device)
     return prof, time.perf_counter() - t0
 
 

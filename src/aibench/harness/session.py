@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from aibench.benchmarks.base import Benchmark, BenchmarkContext, StepOutput
+from aibench.benchmarks.base import Benchmark, BenchmarkContext
 from aibench.harness.config import SessionConfig
-from aibench.harness.energy import energy_between, open_energy_meter
+from aibench.harness.devices import resolve_device, synchronize
+from aibench.harness.energy import energy_between, open_energy_meter, read_energy
 from aibench.harness.flops import characterize_model
 from aibench.harness.mlperf_log import C, SessionLog
 from aibench.harness.peak import achieved, measure_peaks
@@ -70,24 +71,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is available")
-    return device
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _loss_value(out: StepOutput) -> float:
-    return float(out.loss.item() if isinstance(out.loss, torch.Tensor) else out.loss)
 
 
 class Session:
@@ -141,18 +124,13 @@ class Session:
             log.event(key, value)
         init_time = time.perf_counter() - t_init
         meter, self.energy_reason = open_energy_meter(device)
-        if meter:
-            try:
-                start = meter.read()
-            except Exception as exc:  # noqa: BLE001 - a failing counter costs the energy figure, not the session
-                meter, self.energy_reason = None, f"energy meter read failed: {type(exc).__name__}: {exc}"
+        self._read_energy(meter, "start")  # just before run_start: the closest reading to it
         log.end(C.INIT_STOP)
 
-        _sync(device)
+        synchronize(device)
         log.start(C.RUN_START)
         self.clock.run_start = time.perf_counter()
         self.emit({"type": "run_start"})
-        self.energy = {"start": start} if meter else {}  # read just before run_start: the closest to it
         self.clock.deadline = self.clock.run_start + self.settings.time_limit_s
         status, error = "error", None
         ttq = epochs_to_quality = None
@@ -169,8 +147,7 @@ class Session:
                     value = self._evaluate(bench, epoch, device)
                     if epochs_to_quality is None and self.cls.reached(value, self.settings.target):
                         ttq, epochs_to_quality = self.clock.elapsed(), epoch
-                        if meter:
-                            self.energy["quality"] = meter.read()
+                        self._read_energy(meter, "quality")
                         if not self.quasi_entire:
                             break
             if self.quasi_entire:
@@ -185,10 +162,10 @@ class Session:
             status, error = "aborted", "interrupted (SIGINT)"
         except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
             status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        _sync(device)
+        synchronize(device)
         run_time = self.clock.elapsed()
+        self._read_energy(meter, "stop")
         if meter:
-            self.energy["stop"] = meter.read()
             meter.close()
         log.end(C.RUN_STOP, status=status)
         log.close()
@@ -208,13 +185,13 @@ class Session:
         step = 0
         for out in bench.prelude():
             step += 1
-            loss = _loss_value(out)
+            loss = out.loss_value()
             if not math.isfinite(loss):
                 raise Diverged(f"non-finite loss {loss} at prelude step {step}")
             self._progress("prelude", 0, step, None, loss)
             self.clock.check_deadline()
         if step:
-            _sync(device)
+            synchronize(device)
             self.clock.prelude_time = time.perf_counter() - t0
             self.log.event("aibench_prelude", self.clock.prelude_time, steps=step)
 
@@ -228,7 +205,7 @@ class Session:
         t_step = time.perf_counter()
         for i, batch in enumerate(batches, start=1):
             out = bench.train_step(batch)
-            loss = _loss_value(out)  # .item() synchronises, so the step time below is the step's real time
+            loss = out.loss_value()  # .item() synchronises, so the step time below is the step's real time
             now = time.perf_counter()
             if epoch > 1 or i > WARMUP_STEPS:
                 self.clock.steady_time += now - t_step
@@ -240,7 +217,7 @@ class Session:
             self._progress("train", epoch, i, steps, loss)
             self.clock.check_deadline()
         bench.end_epoch(epoch)
-        _sync(device)
+        synchronize(device)
         self.clock.epoch_times.append(time.perf_counter() - t0)
         self._epoch_loss = sum(losses) / len(losses) if losses else float("nan")
         log.end(C.EPOCH_STOP, epoch_num=epoch)
@@ -251,7 +228,7 @@ class Session:
         log.start(C.EVAL_START, epoch_num=epoch)
         t0 = time.perf_counter()
         quality = bench.evaluate()
-        _sync(device)
+        synchronize(device)
         self.clock.eval_times.append(time.perf_counter() - t0)
         if self.cls.quality_metric not in quality:
             raise KeyError(f"{self.cls.info.id} evaluate() returned no {self.cls.quality_metric!r}")
@@ -282,7 +259,7 @@ class Session:
         last = self.curve[-1]["quality"] if self.curve else {}
         values = [p["quality"][self.cls.quality_metric] for p in self.curve]
         best = (max(values) if self.cls.higher_is_better else min(values)) if values else None
-        energy = self._energy(unavailable)
+        energy = self._energy(unavailable, reached=ttq is not None)
         characterization, efficiency = self._efficiency(bench, throughput, device)
         return {
             "schema_version": RESULT_SCHEMA_VERSION,
@@ -335,7 +312,14 @@ class Session:
             "files": {"mllog": "mllog.txt", "weights": weights},
         }
 
-    def _energy(self, unavailable: dict[str, str]) -> dict[str, Any]:
+    def _read_energy(self, meter: Any, point: str) -> None:
+        sample, reason = read_energy(meter)
+        if sample is not None:
+            self.energy[point] = sample
+        elif reason:
+            self.energy_reason = reason
+
+    def _energy(self, unavailable: dict[str, str], reached: bool) -> dict[str, Any]:
         """Measured joules from run_start to the target and to run_stop, per domain and in total."""
         if "start" not in self.energy:
             for key in ("energy_to_quality_j", "energy_j"):
@@ -346,11 +330,13 @@ class Session:
         if "stop" in self.energy:
             out["run_by_domain_j"] = energy_between(start, self.energy["stop"])
             out["run_j"] = out["run_by_domain_j"]["total"]
+        else:
+            unavailable["energy_j"] = str(self.energy_reason)
         if "quality" in self.energy:
             out["to_quality_by_domain_j"] = energy_between(start, self.energy["quality"])
             out["to_quality_j"] = out["to_quality_by_domain_j"]["total"]
         else:
-            unavailable["energy_to_quality_j"] = "target quality not reached"
+            unavailable["energy_to_quality_j"] = str(self.energy_reason) if reached else "target quality not reached"
         return out
 
     def _efficiency(self, bench: Benchmark, throughput: float | None,
