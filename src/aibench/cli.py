@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from aibench.benchmarks.base import PRECISIONS, PROFILES
+from aibench.benchmarks.base import MEMORY_FORMATS, PRECISIONS, PROFILES
 from aibench.catalog import SUITES
 from aibench.datasets.embedded import DataLayoutError
-from aibench.harness.config import ConfigError, check_profile
+from aibench.harness.config import ConfigError, check_profile, threads_from_env
 from aibench.registry import (NotRunnableError, UnknownBenchmarkError, get_benchmark, is_runnable,
-                              list_benchmarks, resolve, suite_ids)
+                              list_benchmarks, resolve, runnable_ids, suite_ids)
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -47,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, help="override the profile's batch size")
     run.add_argument("--lr", type=float, help="override the profile's learning rate")
     run.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)} (bf16 = autocast)")
+    run.add_argument("--memory-format", default="contiguous",
+                     help=f"one of: {', '.join(MEMORY_FORMATS)} (channels_last: convolutional benchmarks)")
+    run.add_argument("--target", type=float, help="a different value for the profile's quality target "
+                     "(single-metric targets; recorded, and the log marks it as overridden)")
+    run.add_argument("--backbone-weights", type=Path, help="start from a trained backbone where a benchmark "
+                     "accepts one (DC-AI-C9: a DC-AI-C1 weights.pt); never the default, recorded in the result")
     run.add_argument("--epochs", type=int, help="quasi-entire session: train exactly N epochs, no early stop")
     run.add_argument("--max-epochs", type=int, help="override the epoch budget")
     run.add_argument("--eval-interval", type=int, help="evaluate every N epochs")
@@ -61,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="check session logs with MLCommons' compliance checker")
     chk.add_argument("logs", nargs="+", type=Path, help="mllog.txt files or results folders")
+
+    rules = sub.add_parser("ruleset", help="write the compliance checker's rulesets (generated from the registry)")
+    rules.add_argument("--out", type=Path, required=True, help="folder to write ruleset.yaml and <id>.yaml into")
+
+    base = sub.add_parser("baselines", help="score the cheap non-deep baselines of benchmarks on their data")
+    base.add_argument("benchmarks", nargs="*", help="ids or names; default: --suite subset")
+    base.add_argument("--suite", help=f"one of: {', '.join(SUITES)}")
+    base.add_argument("--profile", default="small", help=f"one of: {', '.join(PROFILES)} (default small)")
+    base.add_argument("--data-root", type=Path, help="folder holding the real datasets (see README)")
 
     summ = sub.add_parser("summarize", help="print the summary of a results folder")
     summ.add_argument("results", type=Path)
@@ -151,12 +165,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aibench.harness.runner import Interrupted, RunPlan, default_out_dir, run_plan
 
     ids = _select(args.benchmarks, args.suite)
+    threads_from_env()
     overrides = Overrides(batch_size=args.batch_size, learning_rate=args.lr, precision=args.precision,
-                          epochs=args.epochs, max_epochs=args.max_epochs, eval_interval=args.eval_interval,
-                          time_limit_s=args.time_limit)
+                          memory_format=args.memory_format, epochs=args.epochs, max_epochs=args.max_epochs,
+                          eval_interval=args.eval_interval, time_limit_s=args.time_limit, target=args.target)
     plan_args = dict(benchmarks=ids, profile=args.profile, runs=args.runs, out_dir=args.out or default_out_dir(),
                      data_root=args.data_root, device=args.device, overrides=overrides,
-                     save_weights=not args.no_save_weights)
+                     save_weights=not args.no_save_weights, backbone_weights=args.backbone_weights)
     if args.seed is not None:
         plan_args["seed"] = args.seed
     plan = RunPlan(**plan_args)
@@ -202,7 +217,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from aibench.harness.mlperf_log import RULESET_PATH
+    import tempfile
+
+    from aibench.harness.compliance import write_rulesets
 
     logs: list[Path] = []
     for path in args.logs:
@@ -211,16 +228,55 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"no session log at {path}")
         logs += found
     failed = 0
-    for log in logs:
-        proc = subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--config",
-                               str(RULESET_PATH.resolve()), "--log_output", "/dev/null", str(log)],
-                              capture_output=True, text=True)
-        ok = proc.returncode == 0
-        failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'} {log}")
-        if not ok:
-            print((proc.stdout + proc.stderr).strip())
+    with tempfile.TemporaryDirectory(prefix="aibench-rules-") as folder:
+        ids = sorted(set(runnable_ids()) | {i for i in map(_logged_benchmark, logs) if i and is_runnable(i)})
+        entry = write_rulesets(Path(folder), ids)
+        for log in logs:
+            proc = subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--config",
+                                   str(entry), "--log_output", "/dev/null", str(log)],
+                                  capture_output=True, text=True)
+            ok = proc.returncode == 0
+            failed += not ok
+            print(f"{'PASS' if ok else 'FAIL'} {log}")
+            if not ok:
+                print((proc.stdout + proc.stderr).strip())
     return 1 if failed else 0
+
+
+def _logged_benchmark(log: Path) -> str | None:
+    """The submission_benchmark a session log names (to generate its ruleset)."""
+    import json
+
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if '"submission_benchmark"' in line and ":::MLLOG " in line:
+                    return str(json.loads(line.split(":::MLLOG ", 1)[1])["value"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return None
+
+
+def cmd_ruleset(args: argparse.Namespace) -> int:
+    from aibench.harness.compliance import write_rulesets
+
+    entry = write_rulesets(args.out)
+    print(f"wrote {entry} and one ruleset per benchmark; check a log with:\n"
+          f"python -m mlperf_logging.compliance_checker --config {entry.resolve()} LOG")
+    return 0
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    from aibench.analyses.baselines import print_baselines, run_baselines
+
+    check_profile(args.profile)
+    ids = _select(args.benchmarks, args.suite)
+    rows = []
+    for bench_id in ids:
+        cls = get_benchmark(bench_id)
+        rows += run_baselines(cls, args.profile, _data_root(cls, args.profile, args.data_root))
+    print_baselines(rows, Console(width=None if sys.stdout.isatty() else 180))
+    return 0
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
@@ -260,10 +316,10 @@ def _data_root(cls: type, profile: str, data_root: Path | None) -> Path:
 
 
 def _set_threads() -> None:
-    if threads := os.environ.get("AIBENCH_THREADS"):
+    if threads := threads_from_env():
         import torch
 
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(threads)
 
 
 def _check_device(device: str) -> None:
@@ -407,8 +463,8 @@ def cmd_characterize(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "generate-data": cmd_generate, "check": cmd_check,
-            "summarize": cmd_summarize, "characterize": cmd_characterize, "infer": cmd_infer,
-            "profile": cmd_profile}
+            "ruleset": cmd_ruleset, "baselines": cmd_baselines, "summarize": cmd_summarize,
+            "characterize": cmd_characterize, "infer": cmd_infer, "profile": cmd_profile}
 
 
 def main(argv: list[str] | None = None) -> int:

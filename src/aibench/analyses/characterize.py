@@ -13,23 +13,47 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aibench.analyses.summary import coefficient_of_variation, olympic_mean
+from aibench.analyses.summary import coefficient_of_variation, olympic_mean, reached_target
+from aibench.benchmarks.quality import first_met, rule_from_json
 from aibench.catalog import PAPER_CHARACTERISTICS, PAPER_RANGES
 from aibench.harness.flops import FLOP_COUNTER, characterize_model
 from aibench.harness.results import RESULT_SCHEMA_VERSION, load_results
 from aibench.registry import get_benchmark
 
 
+def _convergent_epoch(result: dict[str, Any]) -> int | None:
+    """Epochs to the convergent quality, from the stored curve and the rule the session recorded (or, for
+    older results, the registry's rule of its profile)."""
+    rule_json = result["hyperparameters"].get("convergent_rule")
+    if rule_json is None:
+        convergent = get_benchmark(result["benchmark"]["id"]).profiles[result["profile"]].convergent
+        if convergent is None:
+            return None
+        rule_json = convergent.to_json()
+    point = first_met(rule_from_json(rule_json), result.get("curve", []))
+    return int(point["epoch"]) if point else None
+
+
+def _stats(values: list[int]) -> dict[str, Any]:
+    return {"values": values, "mean": sum(values) / len(values), "olympic_mean": olympic_mean(values),
+            "cv": coefficient_of_variation(values), "sessions": len(values)}
+
+
 def epochs_to_quality(results: list[dict[str, Any]], benchmark_id: str) -> dict[str, Any]:
-    """Epochs to the target over the successful sessions of one benchmark in a results folder."""
+    """Epochs to the target and to the convergent quality over one benchmark's sessions in a results folder."""
     mine = [r for r in results if r["benchmark"]["id"] == benchmark_id]
-    epochs = [r["metrics"]["epochs_to_quality"] for r in mine if r["status"] == "success"]
-    if not epochs:
-        return {"unavailable": f"no successful session of {benchmark_id} among {len(mine)} in the results"}
-    return {"values": epochs, "mean": sum(epochs) / len(epochs), "olympic_mean": olympic_mean(epochs),
-            "cv": coefficient_of_variation(epochs), "sessions": len(epochs),
-            "profiles": sorted({r["profile"] for r in mine if r["status"] == "success"}),
-            "targets": sorted({r["hyperparameters"]["target"] for r in mine if r["status"] == "success"})}
+    to_target = [r["metrics"]["epochs_to_quality"] for r in mine if reached_target(r)]
+    converged = [e for e in (_convergent_epoch(r) for r in mine) if e is not None]
+    if not to_target and not converged:
+        return {"unavailable": f"no session of {benchmark_id} reached its target or convergent quality "
+                               f"({len(mine)} in the results)"}
+    out: dict[str, Any] = {"profiles": sorted({r["profile"] for r in mine}),
+                           "targets": sorted({str(r["hyperparameters"]["target"]) for r in mine}),
+                           "convergent": sorted({str(r["hyperparameters"].get("convergent")) for r in mine})}
+    out["target"] = _stats(to_target) if to_target else {"unavailable": "no session reached the target"}
+    out["convergent_quality"] = (_stats(converged) if converged
+                                 else {"unavailable": "no session reached the convergent quality"})
+    return out
 
 
 def characterize(ids: tuple[str, ...], profile: str, results_dir: Path | None = None,
@@ -55,6 +79,13 @@ def characterize(ids: tuple[str, ...], profile: str, results_dir: Path | None = 
             "benchmarks": rows}
 
 
+def _epochs_text(stats: dict[str, Any], bars: list[str]) -> str:
+    if "unavailable" in stats:
+        return stats["unavailable"]
+    cv = "CV needs 2+ sessions" if stats["cv"] is None else f"CV {stats['cv'] * 100:.1f}%"
+    return f"{stats['mean']:.1f} mean over {stats['sessions']} session(s) ({'; '.join(bars)}; {cv})"
+
+
 def si(x: float) -> str:
     """8.178e9 -> '8.178 G': per-sample FLOPs span eight orders of magnitude across the suite."""
     for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -76,17 +107,16 @@ def print_characterization(result: dict[str, Any], console: Console) -> None:
                           si(c["forward_flops_per_sample"]), si(c["forward_macs_per_sample"]),
                           si(c["train_step_flops_per_sample"]), c["counted_on"])
     console.print(table)
-    conv = Table(title="Epochs to quality (from results) and the paper")
-    for col in ("benchmark", "epochs to quality", "paper (section 5.2.1)"):
+    conv = Table(title="Epochs to converge (convergent quality, as the paper counts them) and to the target")
+    for col in ("benchmark", "epochs to convergent quality", "epochs to target", "paper (section 5.2.1)"):
         conv.add_column(col)
     for row in result["benchmarks"]:
         e = row["epochs_to_quality"]
         if "unavailable" in e:
-            text = e["unavailable"]
+            conv.add_row(row["id"], e["unavailable"], "", row["paper"])
         else:
-            cv = "CV needs 2+ sessions" if e["cv"] is None else f"CV {e['cv'] * 100:.1f}%"
-            text = f"{e['mean']:.1f} mean over {e['sessions']} session(s) ({', '.join(e['profiles'])}; {cv})"
-        conv.add_row(row["id"], text, row["paper"])
+            conv.add_row(row["id"], _epochs_text(e["convergent_quality"], e["convergent"]),
+                         _epochs_text(e["target"], e["targets"]), row["paper"])
     console.print(conv)
     ranges = result["paper_ranges"]
     console.print(f"Paper's suite ranges: forward {ranges['forward']}; parameters {ranges['parameters']}; "

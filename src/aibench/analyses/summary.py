@@ -1,24 +1,41 @@
 """Summarise sessions per benchmark, as MLPerf scores time to train and as the paper measures variation.
 
-- Time to quality: olympic mean over successful sessions (drop the fastest and the slowest when there are 3 or
-  more), the MLPerf Training scoring rule.
-- Epochs to quality: mean and coefficient of variation (sample standard deviation / mean), paper section 5.3.1.
+- Time to quality: MLPerf Training's score. A session that did not reach the target (any status) counts as
+  infinitely slow; the olympic mean drops the fastest and the slowest session (when there are 3 or more), so
+  one failure is dropped, and with two or more failures the score is invalid. With fewer than 3 sessions
+  nothing can be dropped: the mean, and any failure makes it invalid. From 5 sessions on, a 95% percentile
+  bootstrap interval of that score.
+- Epochs to quality (to the target) and epochs to converge (to the paper's lower "convergent quality",
+  section 5.2.1): mean and coefficient of variation = sample standard deviation (n - 1 denominator) / mean.
+  The paper (section 5.3.1) reports the CV without saying which standard deviation it used.
 - Throughput: mean of the sessions' steady-state samples/s; achieved training FLOP/s (counted FLOPs per sample x
   samples/s) and its share of the device's measured matmul peak.
 - Energy to quality: olympic mean of the measured joules, or why nothing was measured.
+
+A session has reached the target when it recorded epochs to quality: `success`, or a `completed` (fixed-epoch)
+session that crossed the target on the way. `reached_target` is that one rule, for every analysis.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from aibench.harness.results import SUMMARY_SCHEMA_VERSION
+
+BOOTSTRAP_MIN_RUNS = 5
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+def reached_target(result: dict[str, Any]) -> bool:
+    return result["metrics"].get("epochs_to_quality") is not None
 
 
 def olympic_mean(values: Sequence[float]) -> float | None:
@@ -31,8 +48,50 @@ def olympic_mean(values: Sequence[float]) -> float | None:
     return sum(ordered) / len(ordered)
 
 
+def mlperf_time_to_train(times: Sequence[float | None]) -> tuple[float | None, str]:
+    """MLPerf's score over sessions' times to quality (None = the target was not reached), and how it was
+    obtained or why it is invalid."""
+    n, failures = len(times), sum(t is None for t in times)
+    if n == 0:
+        return None, "no sessions"
+    if failures == n:
+        return None, "no session reached the target"
+    if failures >= 2:
+        return None, f"invalid: {failures} of {n} sessions did not reach the target (MLPerf allows one)"
+    if n < 3:
+        if failures:
+            return None, f"invalid: a session did not reach the target and {n} sessions are too few to drop it"
+        return sum(t for t in times if t is not None) / n, "mean (fewer than 3 sessions: nothing dropped)"
+    reached = sorted(t for t in times if t is not None)
+    kept = reached[1:] if failures else reached[1:-1]   # the failure is the slowest, dropped
+    return sum(kept) / len(kept), (f"olympic mean of {n}: fastest and slowest dropped"
+                                   + (" (the slowest: the session that did not reach the target)" if failures else ""))
+
+
+def bootstrap_interval(times: Sequence[float | None], confidence: float = 0.95,
+                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict[str, Any] | None:
+    """Percentile bootstrap interval of `mlperf_time_to_train` over resampled sessions (seeded, repeatable).
+
+    Hand-written rather than scipy.stats.bootstrap because a resample can hold two failures, which makes the
+    score invalid (infinite), not a number to average: such resamples count as infinitely slow, and an upper
+    bound they reach is reported as unbounded.
+    """
+    if len(times) < BOOTSTRAP_MIN_RUNS:
+        return None
+    x = np.array([math.inf if t is None else t for t in times], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    samples = np.sort(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1)
+    invalid = np.isinf(samples).sum(1) >= 2
+    middle = samples[:, 1:-1]
+    scores = np.where(invalid, math.inf, np.where(np.isinf(middle), 0.0, middle).sum(1) / middle.shape[1])
+    lo, hi = np.quantile(scores, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return {"confidence": confidence, "low_s": float(lo) if math.isfinite(lo) else None,
+            "high_s": float(hi) if math.isfinite(hi) else None, "resamples": resamples,
+            "invalid_resamples": float(invalid.mean()), "method": "percentile bootstrap over sessions (seed 0)"}
+
+
 def coefficient_of_variation(values: Sequence[float]) -> float | None:
-    """Sample standard deviation divided by the mean; undefined for fewer than 2 values."""
+    """Sample standard deviation (n - 1) divided by the mean; undefined for fewer than 2 values."""
     if len(values) < 2:
         return None
     mean = statistics.fmean(values)
@@ -45,9 +104,12 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         by_bench.setdefault(r["benchmark"]["id"], []).append(r)
     rows = []
     for bench_id, runs in by_bench.items():
-        ok = [r for r in runs if r["metrics"].get("epochs_to_quality") is not None]
-        ttq = [r["metrics"]["time_to_quality_s"] for r in ok]
+        ok = [r for r in runs if reached_target(r)]
+        times = [r["metrics"]["time_to_quality_s"] if reached_target(r) else None for r in runs]
+        score, rule = mlperf_time_to_train(times)
         epochs = [r["metrics"]["epochs_to_quality"] for r in ok]
+        converged = [r["metrics"]["epochs_to_convergent"] for r in runs
+                     if r["metrics"].get("epochs_to_convergent") is not None]
         tput = [r["metrics"]["throughput_samples_per_s"] for r in runs if r["metrics"].get("throughput_samples_per_s")]
         energy = [r["metrics"]["energy_to_quality_j"] for r in ok if r["metrics"].get("energy_to_quality_j") is not None]
         eff = [r["efficiency"] for r in runs if r.get("efficiency", {}).get("train_flops_per_s")]
@@ -58,14 +120,19 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "task": runs[0]["benchmark"]["task"],
             "quality_metric": runs[0]["benchmark"]["quality_metric"],
             "target": runs[0]["hyperparameters"]["target"],
+            "convergent": runs[0]["hyperparameters"].get("convergent"),
             "runs": len(runs),
             "reached_target": len(ok),
             "statuses": [r["status"] for r in runs],
             "seeds": [r["seed"] for r in runs],
-            "time_to_quality_s": olympic_mean(ttq),
-            "time_to_quality_rule": "olympic mean (fastest and slowest dropped)" if len(ttq) >= 3 else "mean",
+            "time_to_quality_s": score,
+            "time_to_quality_rule": rule,
+            "time_to_quality_ci": bootstrap_interval(times),
             "epochs_to_quality_mean": statistics.fmean(epochs) if epochs else None,
             "epochs_to_quality_cv": coefficient_of_variation(epochs),
+            "epochs_to_convergent_mean": statistics.fmean(converged) if converged else None,
+            "epochs_to_convergent_cv": coefficient_of_variation(converged),
+            "cv_convention": "sample standard deviation (n - 1) / mean",
             "throughput_samples_per_s": statistics.fmean(tput) if tput else None,
             "train_flops_per_s": statistics.fmean(e["train_flops_per_s"] for e in eff) if eff else None,
             "fraction_of_peak": statistics.fmean(fractions) if fractions else None,
@@ -88,13 +155,13 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     for col in ("benchmark", "task", "target", "reached", "time to quality (s)", "epochs to quality",
                 "epochs CV", "samples/s", "train GFLOP/s (% peak)", "energy to quality (J)", "final quality",
                 "status"):
-        table.add_column(col, justify="left" if col in ("benchmark", "task", "status") else "right")
+        table.add_column(col, justify="left" if col in ("benchmark", "task", "target", "status") else "right")
     for row in summary["benchmarks"]:
         finals = ", ".join(_num(q, ".4f") for q in row["final_quality"])
         statuses = ", ".join(sorted(set(row["statuses"])))
         table.add_row(
-            row["benchmark"], row["task"], f"{row['quality_metric']} {row['target']:g}",
-            f"{row['reached_target']}/{row['runs']}", _num(row["time_to_quality_s"], ".1f"),
+            row["benchmark"], row["task"], str(row["target"]),
+            f"{row['reached_target']}/{row['runs']}", _ttq(row),
             _num(row["epochs_to_quality_mean"], ".2f"),
             _num(row["epochs_to_quality_cv"] * 100 if row["epochs_to_quality_cv"] is not None else None, ".1f") + (
                 "%" if row["epochs_to_quality_cv"] is not None else ""),
@@ -102,9 +169,21 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
             if row.get("energy_to_quality_j") is not None else ("n/a" if row.get("energy_unavailable") else "-"),
             finals, statuses)
     console.print(table)
+    for row in summary["benchmarks"]:
+        console.print(f"{row['benchmark']} time to quality: {row['time_to_quality_rule']}", highlight=False)
     reasons = sorted({reason for row in summary["benchmarks"] for reason in row.get("energy_unavailable", [])})
     for reason in reasons:
-        console.print(f"energy n/a: {reason}")
+        console.print(f"energy n/a: {reason}", highlight=False)
+
+
+def _ttq(row: dict[str, Any]) -> str:
+    if row["time_to_quality_s"] is None:
+        return "invalid" if str(row.get("time_to_quality_rule", "")).startswith("invalid") else "-"
+    text = f"{row['time_to_quality_s']:.1f}"
+    ci = row.get("time_to_quality_ci")
+    if ci:
+        text += f" [{_num(ci['low_s'], '.1f')}, {_num(ci['high_s'], '.1f') if ci['high_s'] is not None else 'inf'}]"
+    return text
 
 
 def _flops(row: dict[str, Any]) -> str:

@@ -1,5 +1,2 @@
-"""Component benchmarks, one sub-package each. Importing this package registers every implemented one."""
-
-from aibench.benchmarks import image_classification  # noqa: F401  DC-AI-C1
-from aibench.benchmarks import object_detection  # noqa: F401  DC-AI-C9
-from aibench.benchmarks import learning_to_rank  # noqa: F401  DC-AI-C16
+"""Component benchmarks, one sub-package each. Importing a sub-package registers its benchmark; the registry
+imports them through the `aibench.benchmarks` entry points declared in pyproject.toml."""

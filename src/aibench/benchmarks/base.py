@@ -1,9 +1,9 @@
 """The contract between the harness and a benchmark.
 
-A benchmark owns its model, its data, one training step and its evaluation. It knows nothing of timing,
+A benchmark owns its models, its data, one training step and its evaluation. It knows nothing of timing,
 logging, processes or stopping rules: the harness (`aibench.harness.session`) calls these methods in order
 
-    build()            -- off the clock (MLPerf "init"): model, optimizer
+    build()            -- off the clock (MLPerf "init"): models and optimizers, declared with add_trained()
     load_data()        -- on the clock: read the dataset from disk
     prelude()          -- on the clock: work that must precede the measured epochs (e.g. a teacher model)
     for each epoch:
@@ -11,9 +11,14 @@ logging, processes or stopping rules: the harness (`aibench.harness.session`) ca
         end_epoch(epoch)
         evaluate()     -- every eval_interval epochs
 
-and decides when to stop. The harness seeds Python, NumPy and torch with the session's seed before build().
+and decides when to stop: when `settings.target` (a rule over evaluate()'s metrics, see `quality.py`) is met.
+The harness seeds Python, NumPy and torch with the session's seed before build().
 
-Two more hooks serve the measurements around training:
+Every module a session trains (a GAN's generator and critic, a teacher and a student) is declared with
+`add_trained(name, module, optimizer, schedule)`: the harness logs each optimizer, saves every module's weights,
+and counts their parameters.
+
+More hooks serve the measurements around training:
 
     model_probe(settings, device)  -- classmethod: the model and one synthetic batch at a profile's shapes, for
                                       counting parameters and FLOPs (`aibench characterize`), ideally on `meta`
@@ -21,6 +26,10 @@ Two more hooks serve the measurements around training:
                                       which `aibench infer` drives through MLCommons LoadGen; the default
                                       evaluate() is score(infer(every evaluation sample)), so a training
                                       session and LoadGen's accuracy mode compute quality the same way
+    baselines                      -- cheap non-deep methods for the task, scored like the model (the embedded
+                                      data must defeat them: `aibench baselines`)
+    assets                         -- evaluation assets that are not the dataset (a scorer network), built off
+                                      the clock before the session and handed over in `ctx.assets`
 """
 
 from __future__ import annotations
@@ -30,32 +39,41 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import torch
 
+from aibench.benchmarks.quality import Rule
 from aibench.catalog import BenchmarkInfo
 from aibench.datasets.embedded import DatasetSpec
 
 PROFILES = ("tiny", "small", "full")
 PRECISIONS = ("fp32", "bf16")
+MEMORY_FORMATS = ("contiguous", "channels_last")
+
+O = TypeVar("O")  # a benchmark's options: a frozen dataclass of its own
 
 
 @dataclass(frozen=True)
-class ProfileSettings:
-    """Hyperparameters, stopping rule and data size of one benchmark at one profile."""
+class ProfileSettings(Generic[O]):
+    """Hyperparameters, stopping rule and data size of one benchmark at one profile.
+
+    `options` is the benchmark's own frozen dataclass (validated in its __post_init__); `data` is its dataset
+    generator's parameter dataclass (None at the full profile, which reads the real data).
+    """
 
     batch_size: int
     learning_rate: float
     max_epochs: int
-    target: float                 # quality target for this profile, in the unit of Benchmark.quality_metric
-    eval_interval: int = 1        # evaluate every N epochs (and after the last one)
-    time_limit_s: float = 3600.0  # wall-clock limit of one session
-    data: Mapping[str, Any] = field(default_factory=dict)     # embedded-data generator parameters
-    options: Mapping[str, Any] = field(default_factory=dict)  # benchmark-specific knobs (input size, ...)
+    target: Rule                      # when the session has reached quality
+    options: O
+    data: Any = None                  # embedded-data generator parameters (DatasetSpec.params type), or None
+    convergent: Rule | None = None    # the paper's lower "convergent quality" bar (epochs to converge, 5.2.1)
+    eval_interval: int = 1            # evaluate every N epochs (and after the last one)
+    time_limit_s: float = 3600.0      # wall-clock limit of one session
 
-    def with_overrides(self, **changes: Any) -> "ProfileSettings":
+    def with_overrides(self, **changes: Any) -> ProfileSettings[O]:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -64,27 +82,51 @@ class BenchmarkContext:
     """What the harness hands a benchmark: where the data is, where to compute, and the settings to use."""
 
     profile: str
-    settings: ProfileSettings
+    settings: ProfileSettings[Any]
     data_root: Path
     device: torch.device
     precision: str = "fp32"
     seed: int = 0
+    memory_format: str = "contiguous"
+    assets: Mapping[str, Path] = field(default_factory=dict)   # built evaluation assets, by AssetSpec.name
+    backbone_weights: Path | None = None   # a trained backbone to start from (benchmarks with `backbone`)
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision around a forward pass; a no-op at fp32."""
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
+        """A 4-D input in the session's memory layout (channels-last when the run asks for it)."""
+        if self.memory_format == "channels_last" and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+Losses = torch.Tensor | float | Mapping[str, torch.Tensor | float]
+
 
 @dataclass
 class StepOutput:
-    loss: torch.Tensor | float
+    """What one training step reports: its loss (or named losses: a GAN's generator and critic) and its size."""
+
+    loss: Losses
     samples: int
 
-    def loss_value(self) -> float:
-        """The loss as a float (for a tensor, `.item()`, which also waits for the device)."""
-        return float(self.loss.item() if isinstance(self.loss, torch.Tensor) else self.loss)
+    def losses(self) -> dict[str, float]:
+        """Every loss as a float (for a tensor, `.item()`, which also waits for the device)."""
+        items = self.loss.items() if isinstance(self.loss, Mapping) else (("loss", self.loss),)
+        return {name: float(v.item() if isinstance(v, torch.Tensor) else v) for name, v in items}
+
+
+@dataclass
+class Trained:
+    """A module the session trains, with its optimizer and learning-rate schedule (if any)."""
+
+    module: torch.nn.Module
+    optimizer: torch.optim.Optimizer | None = None
+    schedule: Any = None    # an object with mlperf_keys() -> dict, e.g. schedules.WarmupStepDecay
 
 
 @dataclass
@@ -104,6 +146,37 @@ class ModelProbe:
     sample_shape: str                 # what one sample is, for people: "3x224x224 image", "L=5 sequence", ...
     meta_ok: bool = True
     notes: str = ""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A cheap non-deep method for the benchmark's task (colour histogram + kNN, item-transition counts, ...).
+
+    `predict(bench)` gets a benchmark whose data is loaded and returns inference outputs for every evaluation
+    sample (the format of `infer`), which `bench.score` turns into the same metrics the model is judged by.
+    Embedded data on which a baseline meets the target measures nothing about the real workload.
+    """
+
+    name: str
+    predict: Callable[[Any], Mapping[int, np.ndarray]]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """An evaluation asset that is not the dataset: e.g. CycleGAN's FCN scorer, trained on real photos.
+
+    Located or built before the session, off the clock (MLPerf: evaluation is timed, building a scorer is
+    not): if `user_path` exists under the data root (a published scorer), it is used as is; otherwise
+    `build(out_dir, data_root, settings)` writes the asset into a cache folder once per data set and settings.
+    The session finds its path in `ctx.assets[name]`; using it (evaluation) is on the clock.
+    """
+
+    name: str
+    build: Callable[[Path, Path, ProfileSettings[Any]], None]
+    description: str
+    user_path: str | None = None
+    version: int = 1
 
 
 class SampleCache:
@@ -128,19 +201,39 @@ class Benchmark(ABC):
     """One component benchmark. Subclasses are registered with `aibench.registry.register`."""
 
     info: ClassVar[BenchmarkInfo]              # filled in by the registry
-    dataset: ClassVar[DatasetSpec]
-    quality_metric: ClassVar[str]              # key of evaluate()'s dict that is compared with the target
+    dataset: ClassVar[DatasetSpec[Any]]
+    quality_metric: ClassVar[str]              # the headline metric of evaluate()'s dict (logged, summarized)
     higher_is_better: ClassVar[bool] = True
-    profiles: ClassVar[Mapping[str, ProfileSettings]]
+    profiles: ClassVar[Mapping[str, ProfileSettings[Any]]]
+    requires_prelude: ClassVar[bool] = False   # train_batches() needs prelude() to have run (C16's teacher)
+    channels_last: ClassVar[bool] = False      # convolutional: --memory-format channels_last applies
+    backbone: ClassVar[str | None] = None      # what --backbone-weights initialises, if the benchmark accepts it
+    baselines: ClassVar[tuple[Baseline, ...]] = ()
+    assets: ClassVar[tuple[AssetSpec, ...]] = ()
 
     def __init__(self, ctx: BenchmarkContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
         self.device = ctx.device
+        self.trained: dict[str, Trained] = {}
+
+    def add_trained(self, name: str, module: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    schedule: Any = None) -> torch.nn.Module:
+        """Declare a module this session trains; returns the module to train and call.
+
+        The harness logs its optimizer (MLPerf `opt_*` keys, one set per module), saves its weights in
+        weights.pt under `name`, and counts its parameters.
+        """
+        if name in self.trained:
+            raise ValueError(f"{type(self).__name__} declares the trained module {name!r} twice")
+        if self.ctx.memory_format == "channels_last":
+            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.trained[name] = Trained(module, optimizer, schedule)
+        return module
 
     @abstractmethod
     def build(self) -> None:
-        """Create the model and optimizer (untrained: the rules forbid starting from trained weights)."""
+        """Create the models and optimizers (untrained: the rules forbid starting from trained weights)."""
 
     @abstractmethod
     def load_data(self) -> None:
@@ -159,10 +252,10 @@ class Benchmark(ABC):
         """Forward, backward and optimizer step on one batch."""
 
     def end_epoch(self, epoch: int) -> None:
-        """Learning-rate schedules and other per-epoch bookkeeping."""
+        """Per-epoch learning-rate schedules and other bookkeeping."""
 
     def evaluate(self) -> dict[str, float]:
-        """Quality on the evaluation split; must contain `quality_metric`.
+        """Quality on the evaluation split; must contain `quality_metric` and every metric of the target.
 
         By default the quality of `infer` on every evaluation sample, in batches of `inference_batch_size()`,
         as scored by `score`: the same computation LoadGen's accuracy mode performs.
@@ -205,16 +298,22 @@ class Benchmark(ABC):
         """Largest batch `infer` is given (Offline and Server scenarios batch queries up to it)."""
         return self.settings.batch_size
 
-    def load_model_state(self, state: Mapping[str, Any]) -> None:
+    # -- weights ------------------------------------------------------------------------------------------------
+    def model_state(self) -> dict[str, dict[str, Any]]:
+        """Weights of every trained module, by name (what weights.pt holds)."""
+        return {name: t.module.state_dict() for name, t in self.trained.items()}
+
+    def load_model_state(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         """Load weights saved by `model_state` (after build() and load_data())."""
-        model = getattr(self, "model", None)
-        if not isinstance(model, torch.nn.Module):
-            raise NotImplementedError(f"{type(self).__name__} has no `model` to load weights into")
-        model.load_state_dict(state)
+        missing = set(self.trained) - set(state)
+        if missing:
+            raise ValueError(f"the weights hold no {sorted(missing)} (they hold {sorted(state)})")
+        for name, t in self.trained.items():
+            t.module.load_state_dict(state[name])
 
     # -- characterization (aibench characterize) --------------------------------------------------------------
     @classmethod
-    def model_probe(cls, settings: ProfileSettings, device: torch.device) -> ModelProbe:
+    def model_probe(cls, settings: ProfileSettings[Any], device: torch.device) -> ModelProbe:
         """The model at `settings`' shapes with one synthetic batch, built on `device` (often `meta`)."""
         raise NotImplementedError(f"{cls.__name__} has no model probe")
 
@@ -226,15 +325,28 @@ class Benchmark(ABC):
     def eval_samples(self) -> int:
         """Number of evaluation samples."""
 
-    def optimizer_settings(self) -> dict[str, Any]:
-        """Optimizer name and hyperparameters, for the log (MLPerf `opt_*` keys)."""
-        return {}
+    def optimizer_settings(self) -> dict[str, dict[str, Any]]:
+        """MLPerf `opt_*` keys per trained module: derived from each optimizer and schedule."""
+        return {name: describe_optimizer(t) for name, t in self.trained.items() if t.optimizer is not None}
 
-    def model_state(self) -> dict[str, Any]:
-        """Weights to save at the end of a session."""
-        model = getattr(self, "model", None)
-        return model.state_dict() if isinstance(model, torch.nn.Module) else {}
 
-    @classmethod
-    def reached(cls, value: float, target: float) -> bool:
-        return value >= target if cls.higher_is_better else value <= target
+def describe_optimizer(trained: Trained) -> dict[str, Any]:
+    """MLPerf's `opt_*` keys for one optimizer, read off the torch optimizer itself (so they cannot drift)."""
+    opt = trained.optimizer
+    assert opt is not None
+    group = opt.param_groups[0]
+    keys: dict[str, Any] = {"opt_name": type(opt).__name__.lower(),
+                            "opt_base_learning_rate": float(group.get("initial_lr", group["lr"]))}
+    if "momentum" in group:
+        keys["opt_momentum"] = float(group["momentum"])
+    if "weight_decay" in group:
+        keys["opt_weight_decay"] = float(group["weight_decay"])
+    if "betas" in group:
+        keys["opt_adam_beta_1"], keys["opt_adam_beta_2"] = (float(b) for b in group["betas"])
+    if "eps" in group:
+        keys["opt_epsilon"] = float(group["eps"])
+    if "alpha" in group:  # RMSprop's smoothing constant
+        keys["opt_rmsprop_alpha"] = float(group["alpha"])
+    if trained.schedule is not None:
+        keys.update(trained.schedule.mlperf_keys())
+    return keys

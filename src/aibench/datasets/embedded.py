@@ -5,16 +5,17 @@ Both are laid out the same way (one folder per dataset under one root), so the r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-Generator = Callable[[Path, Mapping[str, Any], int], None]
+P = TypeVar("P")  # a generator's parameters: a frozen dataclass
 
 
 class DataLayoutError(ValueError):
@@ -22,19 +23,20 @@ class DataLayoutError(ValueError):
 
 
 @dataclass(frozen=True)
-class DatasetSpec:
-    name: str                  # e.g. "imagenet"
-    required: tuple[str, ...]  # paths relative to the data root that must exist
-    generate: Generator        # writes an embedded copy under a root: generate(root, params, seed)
-    version: int = 1           # bump when the generator's output changes, to invalidate caches
-    layout_hint: str = ""      # one line describing the real layout, for error messages
+class DatasetSpec(Generic[P]):
+    name: str                                  # e.g. "imagenet"
+    required: tuple[str, ...]                  # paths relative to the data root that must exist
+    generate: Callable[[Path, P, int], None]   # writes an embedded copy under a root: generate(root, params, seed)
+    params: type[P]                            # the generator's parameter dataclass
+    version: int = 1                           # bump when the generator's output changes, to invalidate caches
+    layout_hint: str = ""                      # one line describing the real layout, for error messages
 
 
-def missing_paths(spec: DatasetSpec, root: Path) -> list[Path]:
+def missing_paths(spec: DatasetSpec[Any], root: Path) -> list[Path]:
     return [root / rel for rel in spec.required if not (root / rel).exists()]
 
 
-def check_layout(spec: DatasetSpec, root: Path) -> None:
+def check_layout(spec: DatasetSpec[Any], root: Path) -> None:
     missing = missing_paths(spec, root)
     if missing:
         raise DataLayoutError(
@@ -51,34 +53,44 @@ def cache_home() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "aibench" / "data"
 
 
-def _fingerprint(spec: DatasetSpec, params: Mapping[str, Any], seed: int) -> str:
-    blob = json.dumps({"name": spec.name, "v": spec.version, "params": dict(params), "seed": seed}, sort_keys=True)
+def params_json(params: Any) -> dict[str, Any]:
+    """A generator's parameter dataclass as JSON-ready data (results, cache fingerprints)."""
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) and not isinstance(params, type) else {}
+
+
+def _fingerprint(spec: DatasetSpec[Any], params: Any, seed: int) -> str:
+    blob = json.dumps({"name": spec.name, "v": spec.version, "params": params_json(params), "seed": seed},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def embedded_root(spec: DatasetSpec, params: Mapping[str, Any], seed: int = 0) -> Path:
+def embedded_root(spec: DatasetSpec[P], params: P, seed: int = 0) -> Path:
     """The data root of the embedded copy for these generator parameters (one root per parameter set)."""
     return cache_home() / f"{spec.name}-{_fingerprint(spec, params, seed)}"
 
 
-def ensure_embedded(spec: DatasetSpec, params: Mapping[str, Any], seed: int = 0) -> Path:
-    """Generate the embedded copy once; later calls return the cached root.
+def ensure_embedded(spec: DatasetSpec[P], params: P, seed: int = 0) -> Path:
+    """Generate the embedded copy once; later calls return the cached root."""
+    return build_once(embedded_root(spec, params, seed), lambda tmp: spec.generate(tmp, params, seed),
+                      {"dataset": spec.name, "params": params_json(params), "seed": seed})
 
-    The generator writes into a temporary sibling that is renamed into place, so an interrupted
-    generation never leaves a half-written dataset that looks complete.
-    """
-    root = embedded_root(spec, params, seed)
+
+def build_once(root: Path, build: Callable[[Path], None], marker: dict[str, Any]) -> Path:
+    """Build a folder once: `build(tmp)` fills a private temporary sibling, which is renamed into place with a
+    `.complete` marker inside, so `root` either does not exist or is complete. Two processes may build at
+    once: the first rename wins and the other discards its copy; a complete copy is never deleted."""
     if (root / ".complete").exists():
         return root
-    tmp = root.with_name(root.name + f".tmp-{os.getpid()}")
+    tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    spec.generate(tmp, params, seed)
-    (tmp / ".complete").write_text(json.dumps({"dataset": spec.name, "params": dict(params), "seed": seed}))
-    if root.exists():  # a stale, incomplete copy
-        shutil.rmtree(root)
     try:
-        tmp.rename(root)
-    except OSError:  # another process won the race; its copy is identical
+        build(tmp)
+        (tmp / ".complete").write_text(json.dumps(marker))
+        tmp.rename(root)  # fails if root exists (another process won): rename never replaces a non-empty folder
+    except OSError:
+        if not (root / ".complete").exists():
+            raise
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return root

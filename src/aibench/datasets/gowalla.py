@@ -28,7 +28,6 @@ index `num_items`, which no real item uses) to one window. The test query of a u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,24 +255,38 @@ _EPOCH_START = np.datetime64("2009-02-01T00:00:00", "s").astype(np.int64)
 _EPOCH_SPAN = np.int64(500 * 86400)
 
 
-def generate_gowalla(root: Path, params: Mapping[str, Any], seed: int) -> None:
+@dataclass(frozen=True)
+class GowallaParams:
+    """Size and walk of an embedded Gowalla-format check-in file."""
+
+    users: int = 1000
+    locations: int = 1000
+    clusters: int = 20
+    min_checkins: int = 30     # per user
+    max_checkins: int = 80
+    p_route: float = 0.6       # step probabilities; the rest of the mass is a uniform jump within the home cluster
+    p_popular: float = 0.15
+    p_repeat: float = 0.1
+    p_travel: float = 0.03
+
+    def __post_init__(self) -> None:
+        if min(self.users, self.locations, self.clusters) < 1 or not 1 <= self.min_checkins <= self.max_checkins:
+            raise ValueError("embedded Gowalla needs users, locations, clusters >= 1 and "
+                             "1 <= min_checkins <= max_checkins")
+
+
+def generate_gowalla(root: Path, params: GowallaParams, seed: int) -> None:
     """Write a synthetic check-in file in SNAP's format with learnable sequential structure.
 
     Locations sit in geographic clusters around real cities; within a cluster they lie along a "route"
     (neighbouring route positions are nearby places). A user lives in one cluster and mostly walks forward
     along its route (the next place is 1-3 positions on), sometimes jumps to a popular place of the cluster,
     revisits an earlier place, or travels to another cluster. Time stamps increase along each user's walk.
-
-    params: users, locations, clusters, min_checkins, max_checkins (per user); p_route, p_popular,
-    p_repeat, p_travel (step probabilities, the rest of the mass is a uniform jump within the home cluster).
     """
     rng = np.random.default_rng(seed)
-    n_users = int(params.get("users", 1000))
-    n_locs = int(params.get("locations", 1000))
-    n_clusters = int(params.get("clusters", 20))
-    lo, hi = int(params.get("min_checkins", 30)), int(params.get("max_checkins", 80))
-    p = np.array([params.get("p_route", 0.6), params.get("p_popular", 0.15),
-                  params.get("p_repeat", 0.1), params.get("p_travel", 0.03)], float)
+    n_users, n_locs, n_clusters = params.users, params.locations, params.clusters
+    lo, hi = params.min_checkins, params.max_checkins
+    p = np.array([params.p_route, params.p_popular, params.p_repeat, params.p_travel], float)
     p = np.append(p, max(0.0, 1.0 - p.sum()))
     p /= p.sum()
 
@@ -337,6 +350,7 @@ GOWALLA_DATASET = DatasetSpec(
     name="gowalla",
     required=(CHECKINS_FILE,),
     generate=generate_gowalla,
+    params=GowallaParams,
     layout_hint="gowalla/loc-gowalla_totalCheckins.txt from SNAP: user<TAB>ISO-8601 time<TAB>latitude"
     "<TAB>longitude<TAB>location id, one check-in a line",
 )

@@ -7,9 +7,9 @@ photograph.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -66,21 +66,30 @@ def _sample(photo: np.ndarray, size: int, rng: np.random.Generator) -> Image.Ima
     return img.resize((size, size), Image.BILINEAR)
 
 
-def generate_imagenet(root: Path, params: Mapping[str, Any], seed: int) -> None:
-    """Write ROOT/imagenet/{train,val}/<wnid>/*.JPEG.
+@dataclass(frozen=True)
+class ImageNetParams:
+    """Size of an embedded ImageNet-format data set."""
 
-    params: classes (2..12), train_per_class, val_per_class, image_size.
-    """
-    classes = int(params.get("classes", 10))
-    if not 2 <= classes <= len(_PHOTOS):
-        raise ValueError(f"embedded ImageNet supports 2..{len(_PHOTOS)} classes, got {classes}")
-    size = int(params.get("image_size", 40))
+    classes: int = 10
+    train_per_class: int = 100
+    val_per_class: int = 30
+    image_size: int = 40
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.classes <= len(_PHOTOS):
+            raise ValueError(f"embedded ImageNet supports 2..{len(_PHOTOS)} classes, got {self.classes}")
+        if min(self.train_per_class, self.val_per_class, self.image_size) < 1:
+            raise ValueError("embedded ImageNet needs at least one image per class and split, of at least 1 px")
+
+
+def generate_imagenet(root: Path, params: ImageNetParams, seed: int) -> None:
+    """Write ROOT/imagenet/{train,val}/<wnid>/*.JPEG."""
+    size = params.image_size
     rng = np.random.default_rng(seed)
-    for c, name in enumerate(_PHOTOS[:classes]):
+    for c, name in enumerate(_PHOTOS[:params.classes]):
         photo = _photo(name)
         wnid = f"n{c:08d}"  # ImageNet-style WordNet ids, one folder per class
-        for split, count in (("train", int(params.get("train_per_class", 100))),
-                             ("val", int(params.get("val_per_class", 30)))):
+        for split, count in (("train", params.train_per_class), ("val", params.val_per_class)):
             folder = root / "imagenet" / split / wnid
             folder.mkdir(parents=True, exist_ok=True)
             for k in range(count):
@@ -91,5 +100,6 @@ IMAGENET = DatasetSpec(
     name="imagenet",
     required=("imagenet/train", "imagenet/val"),
     generate=generate_imagenet,
+    params=ImageNetParams,
     layout_hint="DATA_ROOT/imagenet/{train,val}/<wnid>/*.JPEG",
 )

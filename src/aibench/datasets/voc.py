@@ -16,10 +16,9 @@ writes the inverse mapping.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +33,6 @@ VOC_CLASSES: tuple[str, ...] = (
 )
 # torchvision detection models reserve label 0 for the background, so class k of VOC_CLASSES is label k+1.
 CLASS_TO_LABEL: dict[str, int] = {name: i + 1 for i, name in enumerate(VOC_CLASSES)}
-SPLITS = ("trainval", "test")
 
 
 def voc2007_dir(root: Path) -> Path:
@@ -272,21 +270,33 @@ def _annotation_xml(image_id: str, size: int, objects: list[tuple[str, tuple[int
     return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def generate_voc(root: Path, params: Mapping[str, Any], seed: int) -> None:
-    """Write a small detection dataset in the real VOC2007 layout.
+@dataclass(frozen=True)
+class VOCParams:
+    """Size and make-up of an embedded VOC2007-format data set."""
 
-    params: num_classes (<= 6), num_trainval, num_test, image_size (square), max_objects (non-difficult
-    objects per image, at least 1), difficult_prob (chance that an image also gets a small, hence difficult,
-    object), object_scale ((lo, hi) side of a normal object as a fraction of the image).
-    """
-    num_classes = int(params.get("num_classes", 3))
-    if not 1 <= num_classes <= len(_STYLES):
-        raise ValueError(f"num_classes must be in 1..{len(_STYLES)}")
-    n_trainval, n_test = int(params.get("num_trainval", 80)), int(params.get("num_test", 40))
-    size = int(params.get("image_size", 128))
-    max_objects = int(params.get("max_objects", 2))
-    difficult_prob = float(params.get("difficult_prob", 0.3))
-    lo, hi = (float(v) for v in params.get("object_scale", (0.3, 0.55)))
+    num_classes: int = 3                  # the first N of the generator's object styles
+    num_trainval: int = 80
+    num_test: int = 40
+    image_size: int = 128                 # square images
+    max_objects: int = 2                  # non-difficult objects per image (at least 1)
+    difficult_prob: float = 0.3           # chance that an image also gets a small, hence difficult, object
+    object_scale: tuple[float, float] = (0.3, 0.55)   # side of a normal object, as a fraction of the image
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_classes <= len(_STYLES):
+            raise ValueError(f"num_classes must be in 1..{len(_STYLES)}, got {self.num_classes}")
+        if min(self.num_trainval, self.num_test, self.max_objects) < 1 or self.image_size < 16:
+            raise ValueError("embedded VOC needs >= 1 image per split, >= 1 object per image and >= 16 px")
+        lo, hi = self.object_scale
+        if not 0 < lo <= hi < 1:
+            raise ValueError(f"object_scale must satisfy 0 < lo <= hi < 1, got {self.object_scale}")
+
+
+def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
+    """Write a small detection dataset in the real VOC2007 layout."""
+    num_classes, n_trainval, n_test = params.num_classes, params.num_trainval, params.num_test
+    size, max_objects, difficult_prob = params.image_size, params.max_objects, params.difficult_prob
+    lo, hi = params.object_scale
     styles = _STYLES[:num_classes]
 
     rng = np.random.default_rng(seed)
@@ -337,6 +347,7 @@ VOC_DATASET = DatasetSpec(
         "VOCdevkit/VOC2007/ImageSets/Main/test.txt",
     ),
     generate=generate_voc,
+    params=VOCParams,
     layout_hint="VOCdevkit/VOC2007/{JPEGImages/*.jpg, Annotations/*.xml, ImageSets/Main/{trainval,test}.txt}",
 )
 

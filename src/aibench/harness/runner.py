@@ -6,6 +6,7 @@ Ctrl-C stops the running session cleanly (it logs run_stop with status `aborted`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -21,11 +22,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from aibench.datasets.embedded import check_layout, ensure_embedded
-from aibench.harness.config import ConfigError, Overrides, SessionConfig, check_device, check_profile
+from aibench.benchmarks.base import AssetSpec, Benchmark, ProfileSettings
+from aibench.datasets.embedded import build_once, cache_home, check_layout, ensure_embedded, params_json
+from aibench.harness.allocator import AllocatorError, session_environment
+from aibench.harness.config import (ConfigError, Overrides, SessionConfig, check_device, check_profile,
+                                    check_seed)
 from aibench.harness.display import Display
 from aibench.harness.mlperf_log import C, SessionLog
-from aibench.harness.results import RESULT_SCHEMA_VERSION, write_json_atomic
+from aibench.harness.results import write_json_atomic
+from aibench.harness.session import curve_metrics, result_header
 from aibench.harness.system import describe_system
 from aibench.registry import get_benchmark
 
@@ -48,11 +53,27 @@ class RunPlan:
     device: str = "auto"
     overrides: Overrides = Overrides()
     save_weights: bool = True
+    backbone_weights: Path | None = None
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
         if self.runs < 1:
             raise ConfigError(f"--runs must be at least 1, got {self.runs}")
+        check_seed(self.seed)
+        check_seed(self.seed + self.runs - 1)
+        if self.backbone_weights is not None:
+            if not self.backbone_weights.is_file():
+                raise ConfigError(f"--backbone-weights {self.backbone_weights}: no such file")
+            refuse = [b for b in self.benchmarks if get_benchmark(b).backbone is None]
+            if refuse:
+                raise ConfigError(f"--backbone-weights: {', '.join(refuse)} cannot start from a trained backbone; "
+                                  "run it separately without --backbone-weights")
+        for bench_id in self.benchmarks:   # a --target that cannot apply is a usage error before any session
+            self.overrides.apply(get_benchmark(bench_id).profiles[self.profile])
+        try:
+            session_environment()
+        except AllocatorError as exc:
+            raise ConfigError(str(exc)) from None
         if self.profile == "full" and self.data_root is None:
             raise ConfigError("the full profile trains on the real datasets: pass --data-root DIR "
                               "(see README, 'Real data'); the tiny and small profiles use embedded data")
@@ -65,24 +86,48 @@ def default_out_dir() -> Path:
     return Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def prepare_data(plan: RunPlan, display: Display) -> dict[str, tuple[Path, str]]:
-    """Per benchmark: the data root and its source. Checks a user's layout, or generates embedded data
-    (once, cached). Raises DataLayoutError before any session starts, so a bad root wastes no training."""
-    roots: dict[str, tuple[Path, str]] = {}
+@dataclass(frozen=True)
+class PreparedData:
+    root: Path
+    source: str                 # "embedded" or "user"
+    assets: dict[str, str]      # evaluation assets by name
+
+
+def prepare_data(plan: RunPlan, display: Display) -> dict[str, PreparedData]:
+    """Per benchmark: the data root, its source and its evaluation assets. Checks a user's layout, or generates
+    embedded data (once, cached); locates or builds assets. All of it off the clock, before any session, so a
+    bad root wastes no training (DataLayoutError)."""
+    prepared: dict[str, PreparedData] = {}
     for bench_id in plan.benchmarks:
         cls = get_benchmark(bench_id)
+        settings = cls.profiles[plan.profile]
         if plan.data_root is not None:
             check_layout(cls.dataset, plan.data_root)
-            roots[bench_id] = (plan.data_root, "user")
+            root, source = plan.data_root, "user"
         else:
-            params = cls.profiles[plan.profile].data
             t0 = time.perf_counter()
-            root = ensure_embedded(cls.dataset, params)
+            root, source = ensure_embedded(cls.dataset, settings.data), "embedded"
             took = time.perf_counter() - t0
             if took > 0.5:
                 display.message(f"generated embedded {cls.dataset.name} data for {bench_id} in {took:.1f} s: {root}")
-            roots[bench_id] = (root, "embedded")
-    return roots
+        assets = {a.name: str(prepare_asset(cls, a, settings, root, display)) for a in cls.assets}
+        prepared[bench_id] = PreparedData(root, source, assets)
+    return prepared
+
+
+def prepare_asset(cls: type[Benchmark], asset: AssetSpec, settings: ProfileSettings, data_root: Path,
+                  display: Display) -> Path:
+    """A user's copy under the data root if there is one, else a built one (cached per data set and version)."""
+    if asset.user_path and (data_root / asset.user_path).exists():
+        return data_root / asset.user_path
+    key = json.dumps({"root": str(data_root.resolve()), "data": params_json(settings.data), "v": asset.version},
+                     sort_keys=True)
+    folder = cache_home() / "assets" / f"{cls.info.id}-{asset.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if not (folder / ".complete").exists():
+        display.message(f"building {cls.info.id}'s evaluation asset {asset.name!r} ({asset.description}); "
+                        "off the clock, once")
+    return build_once(folder, lambda tmp: asset.build(tmp, data_root, settings),
+                      {"benchmark": cls.info.id, "asset": asset.name, "key": key})
 
 
 class Interrupted(Exception):
@@ -91,17 +136,19 @@ class Interrupted(Exception):
 
 def run_plan(plan: RunPlan, display: Display,
              on_result: Callable[[dict[str, Any]], None] = lambda r: None) -> list[dict[str, Any]]:
-    roots = prepare_data(plan, display)
+    prepared = prepare_data(plan, display)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     for bench_id in plan.benchmarks:
-        root, source = roots[bench_id]
+        data = prepared[bench_id]
         for run_index in range(1, plan.runs + 1):
             cfg = SessionConfig(
                 benchmark=bench_id, profile=plan.profile, seed=plan.seed + run_index - 1, run_index=run_index,
-                session_dir=str(plan.out_dir / bench_id / f"run-{run_index}"), data_root=str(root),
-                data_source=source, device=plan.device, overrides=plan.overrides, save_weights=plan.save_weights,
-                peak_file=str(plan.out_dir / "peak_flops.json"))
+                session_dir=str(plan.out_dir / bench_id / f"run-{run_index}"), data_root=str(data.root),
+                data_source=data.source, device=plan.device, overrides=plan.overrides,
+                save_weights=plan.save_weights, peak_file=str(plan.out_dir / "peak_flops.json"),
+                assets=data.assets,
+                backbone_weights=str(plan.backbone_weights.resolve()) if plan.backbone_weights else None)
             label = f"{bench_id} run {run_index}/{plan.runs} seed {cfg.seed}"
             result, interrupted = run_isolated(cfg, display, label)
             results.append(result)
@@ -125,11 +172,12 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
     with open(cfg.path / "stderr.log", "w", encoding="utf-8") as errfile:
         proc = subprocess.Popen(
             [sys.executable, "-m", "aibench.harness.worker", str(config_path)],
-            stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True, env=session_environment(),
         )
         threading.Thread(target=_pump, args=(proc.stdout, events), daemon=True).start()
         deadline = time.monotonic() + INIT_LIMIT_S
         seen: list[dict[str, Any]] = []
+        epochs_done = 0
         killed_for_time = interrupted = False
         try:
             while True:
@@ -151,6 +199,8 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
                     deadline = time.monotonic() + run_limit
                 elif event.get("type") == "eval":
                     seen.append(event)
+                elif event.get("type") == "epoch":
+                    epochs_done = int(event["epoch"])
                 display.event(event)
         except KeyboardInterrupt:
             interrupted = True
@@ -166,7 +216,7 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
                                        f"({settings.time_limit_s:g} s from run_start)")
         else:
             status, error = "crashed", _crash_text(proc.returncode, cfg.path / "stderr.log")
-        result = _synthesized_result(cfg, settings, status, error, seen)
+        result = _synthesized_result(cfg, settings, status, error, seen, epochs_done)
         _close_log(cfg.path / "mllog.txt", status)
         write_json_atomic(cfg.path / "result.json", result)
     display.session_finished(result)
@@ -227,33 +277,21 @@ def _close_log(path: Path, status: str) -> None:
         log.close()
 
 
-def _synthesized_result(cfg: SessionConfig, settings: Any, status: str, error: str,
-                        evals: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the parent knows of a session that died without writing its own result."""
+def _synthesized_result(cfg: SessionConfig, settings: ProfileSettings, status: str, error: str,
+                        evals: list[dict[str, Any]], epochs_done: int) -> dict[str, Any]:
+    """What the parent knows of a session that died without writing its own result: its configuration, and the
+    epochs and evaluations it reported before dying."""
     cls = get_benchmark(cfg.benchmark)
-    info = cls.info
-    curve = [{k: e[k] for k in ("epoch", "elapsed_s", "train_loss", "quality")} for e in evals]
-    values = [e["value"] for e in evals]
+    curve = [{k: e.get(k) for k in ("epoch", "elapsed_s", "train_loss", "train_losses", "quality")} for e in evals]
     return {
-        "schema_version": RESULT_SCHEMA_VERSION,
-        "kind": "training",
-        "benchmark": {"id": info.id, "task": info.task, "model": info.model, "dataset": info.dataset,
-                      "metric": info.metric, "quality_metric": cls.quality_metric,
-                      "higher_is_better": cls.higher_is_better, "paper_target": info.paper_target},
-        "profile": cfg.profile, "run_index": cfg.run_index, "seed": cfg.seed,
-        "status": status, "error": error, "started_at": None,
+        **result_header(cls, cfg, settings, status, error),
+        "started_at": None,
         "finished_at": datetime.now(timezone.utc).isoformat(),
-        "hyperparameters": {"batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
-                            "max_epochs": settings.max_epochs, "eval_interval": settings.eval_interval,
-                            "quasi_entire_epochs": cfg.overrides.epochs, "precision": cfg.overrides.precision,
-                            "target": settings.target, "time_limit_s": settings.time_limit_s},
-        "data": {"root": cfg.data_root, "source": cfg.data_source},
         "system": {**describe_system(), "device": cfg.device},
         "metrics": {
-            "time_to_quality_s": None, "epochs_to_quality": None,
-            "final_quality": values[-1] if values else None, "best_quality": None,
-            "throughput_samples_per_s": None, "epochs_completed": evals[-1]["epoch"] if evals else 0, "time_per_epoch_s": None,
-            "eval_time_s": None, "run_time_s": None, "peak_rss_mib": None,
+            "time_to_quality_s": None, "epochs_to_quality": None, **curve_metrics(cls, curve),
+            "throughput_samples_per_s": None, "epochs_completed": max(epochs_done, curve[-1]["epoch"] if curve else 0),
+            "time_per_epoch_s": None, "eval_time_s": None, "run_time_s": None, "peak_rss_mib": None,
             "unavailable": {"all": f"the session ended as {status} before reporting its measurements"},
         },
         "curve": curve,
@@ -261,4 +299,4 @@ def _synthesized_result(cfg: SessionConfig, settings: Any, status: str, error: s
     }
 
 
-__all__ = ["RunPlan", "run_plan", "run_isolated", "prepare_data", "Interrupted", "default_out_dir"]
+__all__ = ["RunPlan", "run_plan", "run_isolated", "prepare_data", "Interrupted", "default_out_dir", "PreparedData"]

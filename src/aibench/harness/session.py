@@ -6,14 +6,17 @@ Time to quality runs from run_start to the end of the evaluation that first meet
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import random
 import resource
+import tempfile
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sized
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from aibench.benchmarks.base import Benchmark, BenchmarkContext
+from aibench.benchmarks.base import Benchmark, BenchmarkContext, ProfileSettings
+from aibench.benchmarks.quality import Rule, first_met, metrics_of
+from aibench.datasets.embedded import params_json
 from aibench.harness.config import SessionConfig
 from aibench.harness.devices import resolve_device, synchronize
 from aibench.harness.energy import energy_between, open_energy_meter, read_energy
@@ -73,28 +78,107 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _check_finite(values: Mapping[str, float], where: str, what: str = "loss") -> None:
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise Diverged(f"non-finite {what} {name} = {value} at {where}")
+
+
+def _main_loss(losses: Mapping[str, float]) -> float | None:
+    """The first named loss (the only one for most benchmarks): the curve's `train_loss`."""
+    return next(iter(losses.values()), None)
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def save_atomic(state: Any, path: Path) -> None:
+    """torch.save through a temporary file in the same folder, renamed into place; removed if saving fails."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(options: Any) -> Any:
+    return asdict(options) if is_dataclass(options) and not isinstance(options, type) else options
+
+
+def result_header(cls: type[Benchmark], cfg: SessionConfig, settings: ProfileSettings[Any], status: str,
+                  error: str | None) -> dict[str, Any]:
+    """What identifies a session's result: the benchmark, configuration, hyperparameters and data."""
+    info = cls.info
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "kind": "training",
+        "benchmark": {"id": info.id, "task": info.task, "model": info.model, "dataset": info.dataset,
+                      "metric": info.metric, "quality_metric": cls.quality_metric,
+                      "higher_is_better": cls.higher_is_better, "paper_target": info.paper_target},
+        "profile": cfg.profile,
+        "run_index": cfg.run_index,
+        "seed": cfg.seed,
+        "status": status,
+        "error": error,
+        "hyperparameters": {
+            "batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
+            "max_epochs": settings.max_epochs, "eval_interval": settings.eval_interval,
+            "quasi_entire_epochs": cfg.overrides.epochs, "precision": cfg.overrides.precision,
+            "memory_format": cfg.overrides.memory_format,
+            "target": settings.target.describe(), "target_rule": settings.target.to_json(),
+            "target_overridden": cfg.overrides.target is not None,
+            "convergent": settings.convergent.describe() if settings.convergent else None,
+            "convergent_rule": settings.convergent.to_json() if settings.convergent else None,
+            "time_limit_s": settings.time_limit_s, "options": _jsonable(settings.options),
+            "backbone_weights": ({"path": cfg.backbone_weights, "sha256": _sha256(Path(cfg.backbone_weights))}
+                                 if cfg.backbone_weights else None),
+        },
+        "data": {"root": cfg.data_root, "source": cfg.data_source, "generator": params_json(settings.data),
+                 "assets": dict(cfg.assets)},
+    }
+
+
+def curve_metrics(cls: type[Benchmark], curve: list[dict[str, Any]]) -> dict[str, Any]:
+    """Final and best value of the headline metric over a quality curve."""
+    values = [p["quality"][cls.quality_metric] for p in curve if cls.quality_metric in p["quality"]]
+    best = (max(values) if cls.higher_is_better else min(values)) if values else None
+    return {"final_quality": values[-1] if values else None, "best_quality": best,
+            "final_quality_all": curve[-1]["quality"] if curve else {}}
+
+
 class Session:
     def __init__(self, cfg: SessionConfig, emit: Emit) -> None:
         self.cfg = cfg
         self.emit = emit
         self.cls: type[Benchmark] = get_benchmark(cfg.benchmark)
         self.settings = cfg.overrides.apply(self.cls.profiles[cfg.profile])
+        self.target: Rule = self.settings.target
         self.quasi_entire = cfg.overrides.epochs is not None
         self.clock = _Clock()
         self.curve: list[dict[str, Any]] = []
         self.log = SessionLog(cfg.path / "mllog.txt")
         self._last_emit = 0.0
+        self._epoch_losses: dict[str, float] = {}
         self.energy: dict[str, Any] = {}   # meter readings at run_start, at the target, at run_stop
         self.energy_reason: str | None = None
 
     # -- progress ---------------------------------------------------------------------------------------
-    def _progress(self, phase: str, epoch: int, step: int, steps: int | None, loss: float, force: bool = False) -> None:
+    def _progress(self, phase: str, epoch: int, step: int, steps: int | None, losses: dict[str, float],
+                  force: bool = False) -> None:
         now = time.perf_counter()
         if force or now - self._last_emit >= PROGRESS_INTERVAL_S:
             self._last_emit = now
-            last_q = self.curve[-1]["quality"][self.cls.quality_metric] if self.curve else None
+            last_q = self.curve[-1]["quality"].get(self.cls.quality_metric) if self.curve else None
             self.emit({"type": "progress", "phase": phase, "epoch": epoch, "max_epochs": self.settings.max_epochs,
-                       "step": step, "steps": steps, "loss": loss, "quality": last_q,
+                       "step": step, "steps": steps, "losses": losses, "quality": last_q,
                        "elapsed_s": self.clock.elapsed()})
 
     # -- the session ------------------------------------------------------------------------------------
@@ -111,140 +195,172 @@ class Session:
         log.event("aibench_profile", cfg.profile)
         log.event(C.SEED, cfg.seed)
         log.event(C.GLOBAL_BATCH_SIZE, self.settings.batch_size)
-        log.event("aibench_quality_target", self.settings.target, metric=self.cls.quality_metric)
+        log.event("aibench_quality_target", self.target.describe(), rule=self.target.to_json(),
+                  override=cfg.overrides.target is not None)
         log.event("aibench_precision", cfg.overrides.precision)
+        log.event("aibench_memory_format", cfg.overrides.memory_format)
+        if cfg.backbone_weights:
+            log.event("aibench_backbone_weights", cfg.backbone_weights, sha256=_sha256(Path(cfg.backbone_weights)))
         seed_everything(cfg.seed)
         ctx = BenchmarkContext(profile=cfg.profile, settings=self.settings, data_root=cfg.data_root_path,
-                               device=device, precision=cfg.overrides.precision, seed=cfg.seed)
+                               device=device, precision=cfg.overrides.precision, seed=cfg.seed,
+                               memory_format=cfg.overrides.memory_format,
+                               assets={k: Path(v) for k, v in cfg.assets.items()},
+                               backbone_weights=Path(cfg.backbone_weights) if cfg.backbone_weights else None)
         bench = self.cls(ctx)
+        status: str | None = None
+        error: str | None = None
         t_init = time.perf_counter()
-        bench.build()
-        optimizer = bench.optimizer_settings()
-        for key, value in optimizer.items():
-            log.event(key, value)
+        try:
+            bench.build()
+        except KeyboardInterrupt:
+            status, error = "aborted", "interrupted (SIGINT) while building the model"
+        except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
+            status, error = "error", f"build() failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         init_time = time.perf_counter() - t_init
         meter, self.energy_reason = open_energy_meter(device)
         self._read_energy(meter, "start")  # just before run_start: the closest reading to it
         log.end(C.INIT_STOP)
 
         synchronize(device)
+        # A session that failed to build still logs run_start/run_stop, so its log is complete and checkable.
         log.start(C.RUN_START)
         self.clock.run_start = time.perf_counter()
         self.emit({"type": "run_start"})
         self.clock.deadline = self.clock.run_start + self.settings.time_limit_s
-        status, error = "error", None
         ttq = epochs_to_quality = None
         epoch = 0
-        try:
-            bench.load_data()
-            log.event(C.TRAIN_SAMPLES, bench.train_samples())
-            log.event(C.EVAL_SAMPLES, bench.eval_samples())
-            self._prelude(bench, device)
-            for epoch in range(1, self.settings.max_epochs + 1):
-                self._train_epoch(bench, epoch, device)
-                last = epoch == self.settings.max_epochs
-                if epoch % self.settings.eval_interval == 0 or last:
-                    value = self._evaluate(bench, epoch, device)
-                    if epochs_to_quality is None and self.cls.reached(value, self.settings.target):
-                        ttq, epochs_to_quality = self.clock.elapsed(), epoch
-                        self._read_energy(meter, "quality")
-                        if not self.quasi_entire:
-                            break
-            if self.quasi_entire:
-                status = "completed"
-            else:
-                status = "success" if epochs_to_quality is not None else "target_not_reached"
-        except Diverged as exc:
-            status, error = "diverged", str(exc)
-        except TimeLimit as exc:
-            status, error = "timeout", f"{exc} ({self.settings.time_limit_s:g} s) during epoch {epoch}"
-        except KeyboardInterrupt:
-            status, error = "aborted", "interrupted (SIGINT)"
-        except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
-            status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        if status is None:
+            try:
+                bench.load_data()
+                log.event(C.TRAIN_SAMPLES, bench.train_samples())
+                log.event(C.EVAL_SAMPLES, bench.eval_samples())
+                self._log_optimizers(bench)   # after load_data: some benchmarks size their models by the data
+                self._prelude(bench, device)
+                for epoch in range(1, self.settings.max_epochs + 1):
+                    self._train_epoch(bench, epoch, device)
+                    last = epoch == self.settings.max_epochs
+                    if epoch % self.settings.eval_interval == 0 or last:
+                        met = self._evaluate(bench, epoch, device)
+                        if epochs_to_quality is None and met:
+                            ttq, epochs_to_quality = self.clock.elapsed(), epoch
+                            self._read_energy(meter, "quality")
+                            if not self.quasi_entire:
+                                break
+                if self.quasi_entire:
+                    status = "completed"
+                else:
+                    status = "success" if epochs_to_quality is not None else "target_not_reached"
+            except Diverged as exc:
+                status, error = "diverged", str(exc)
+            except TimeLimit as exc:
+                status, error = "timeout", f"{exc} ({self.settings.time_limit_s:g} s) during epoch {epoch}"
+            except KeyboardInterrupt:
+                status, error = "aborted", "interrupted (SIGINT)"
+            except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
+                status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        assert status is not None
         synchronize(device)
         run_time = self.clock.elapsed()
         self._read_energy(meter, "stop")
         if meter:
             meter.close()
-        log.end(C.RUN_STOP, status=status)
+        log.end(C.RUN_STOP, status=status, target=self.target.describe())
         log.close()
 
         weights = None
         if cfg.save_weights and status in ("success", "target_not_reached", "completed"):
             weights = "weights.pt"
-            tmp = cfg.path / f".{weights}.tmp"
-            torch.save(bench.model_state(), tmp)
-            tmp.replace(cfg.path / weights)  # atomic: a reader never sees half-written weights
+            try:
+                save_atomic(bench.model_state(), cfg.path / weights)
+            except OSError as exc:   # disk full, read-only folder: the measurements still count
+                weights = None
+                status, error = "error", f"could not save the weights: {exc}"
 
-        return self._result(bench, status, error, ttq, epochs_to_quality, run_time, init_time, optimizer,
-                            device, started_at, weights)
+        return self._result(bench, status, error, ttq, epochs_to_quality, run_time, init_time, device,
+                            started_at, weights)
+
+    def _log_optimizers(self, bench: Benchmark) -> None:
+        """MLPerf `opt_*` keys, one set per trained module (metadata names the module)."""
+        self.optimizers = bench.optimizer_settings()
+        for module, keys in self.optimizers.items():
+            for key, value in keys.items():
+                self.log.event(key, value, module=module)
 
     def _prelude(self, bench: Benchmark, device: torch.device) -> None:
         t0 = time.perf_counter()
         step = 0
         for out in bench.prelude():
+            if step == 0:  # MLPerf logs on-the-clock phases outside the epochs as blocks
+                self.log.start(C.BLOCK_START, first_epoch_num=0, epoch_count=0, phase="prelude")
             step += 1
-            loss = out.loss_value()
-            if not math.isfinite(loss):
-                raise Diverged(f"non-finite loss {loss} at prelude step {step}")
-            self._progress("prelude", 0, step, None, loss)
+            losses = out.losses()
+            _check_finite(losses, f"prelude step {step}")
+            self._progress("prelude", 0, step, None, losses)
             self.clock.check_deadline()
         if step:
             synchronize(device)
             self.clock.prelude_time = time.perf_counter() - t0
-            self.log.event("aibench_prelude", self.clock.prelude_time, steps=step)
+            self.log.end(C.BLOCK_STOP, first_epoch_num=0, phase="prelude", steps=step)
 
     def _train_epoch(self, bench: Benchmark, epoch: int, device: torch.device) -> None:
         log = self.log
         log.start(C.EPOCH_START, epoch_num=epoch)
         t0 = time.perf_counter()
         batches = bench.train_batches(epoch)
-        steps = len(batches) if hasattr(batches, "__len__") else None
-        losses: list[float] = []
+        steps = len(batches) if isinstance(batches, Sized) else None
+        sums: dict[str, float] = {}
+        count = 0
         t_step = time.perf_counter()
         for i, batch in enumerate(batches, start=1):
             out = bench.train_step(batch)
-            loss = out.loss_value()  # .item() synchronises, so the step time below is the step's real time
+            losses = out.losses()  # .item() synchronises, so the step time below is the step's real time
             now = time.perf_counter()
             if epoch > 1 or i > WARMUP_STEPS:
                 self.clock.steady_time += now - t_step
                 self.clock.steady_samples += out.samples
             t_step = now
-            if not math.isfinite(loss):
-                raise Diverged(f"non-finite loss {loss} at epoch {epoch} step {i}")
-            losses.append(loss)
-            self._progress("train", epoch, i, steps, loss)
+            _check_finite(losses, f"epoch {epoch} step {i}")
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value
+            count += 1
+            self._progress("train", epoch, i, steps, losses)
             self.clock.check_deadline()
         bench.end_epoch(epoch)
         synchronize(device)
         self.clock.epoch_times.append(time.perf_counter() - t0)
-        self._epoch_loss = sum(losses) / len(losses) if losses else float("nan")
+        self._epoch_losses = {name: total / count for name, total in sums.items()}
         log.end(C.EPOCH_STOP, epoch_num=epoch)
+        self.emit({"type": "epoch", "epoch": epoch})
 
-    def _evaluate(self, bench: Benchmark, epoch: int, device: torch.device) -> float:
+    def _evaluate(self, bench: Benchmark, epoch: int, device: torch.device) -> bool:
+        """Evaluate, log and record; returns whether the target rule is met."""
         log = self.log
-        self._progress("eval", epoch, 0, None, self._epoch_loss, force=True)
+        self._progress("eval", epoch, 0, None, self._epoch_losses, force=True)
         log.start(C.EVAL_START, epoch_num=epoch)
         t0 = time.perf_counter()
-        quality = bench.evaluate()
+        quality = {k: float(v) for k, v in bench.evaluate().items()}
         synchronize(device)
         self.clock.eval_times.append(time.perf_counter() - t0)
-        if self.cls.quality_metric not in quality:
-            raise KeyError(f"{self.cls.info.id} evaluate() returned no {self.cls.quality_metric!r}")
-        value = float(quality[self.cls.quality_metric])
-        log.event(C.EVAL_ACCURACY, value, epoch_num=epoch, metric=self.cls.quality_metric)
+        needed = [m for m in (self.cls.quality_metric, *metrics_of(self.target)) if m not in quality]
+        if needed:
+            raise KeyError(f"{self.cls.info.id} evaluate() returned no {needed[0]!r} (it returned {sorted(quality)})")
+        value = quality[self.cls.quality_metric]
+        _check_finite(quality, f"evaluation after epoch {epoch}", what="quality metric")
+        met = self.target.met(quality)
+        log.event(C.EVAL_ACCURACY, value, epoch_num=epoch, metric=self.cls.quality_metric,
+                  metrics={m: quality[m] for m in metrics_of(self.target)}, target_met=met)
         log.end(C.EVAL_STOP, epoch_num=epoch)
-        point = {"epoch": epoch, "elapsed_s": self.clock.elapsed(), "train_loss": self._epoch_loss,
-                 "quality": {k: float(v) for k, v in quality.items()}}
+        point = {"epoch": epoch, "elapsed_s": self.clock.elapsed(), "train_loss": _main_loss(self._epoch_losses),
+                 "train_losses": self._epoch_losses, "quality": quality}
         self.curve.append(point)
-        self.emit({"type": "eval", **point, "metric": self.cls.quality_metric, "value": value})
-        return value
+        self.emit({"type": "eval", **point, "metric": self.cls.quality_metric, "value": value, "target_met": met})
+        return met
 
     def _result(self, bench: Benchmark, status: str, error: str | None, ttq: float | None,
-                epochs_to_quality: int | None, run_time: float, init_time: float, optimizer: dict[str, Any],
-                device: torch.device, started_at: str, weights: str | None) -> dict[str, Any]:
-        cfg, clock, info = self.cfg, self.clock, self.cls.info
+                epochs_to_quality: int | None, run_time: float, init_time: float, device: torch.device,
+                started_at: str, weights: str | None) -> dict[str, Any]:
+        cfg, clock = self.cfg, self.clock
         unavailable: dict[str, str] = {}
         throughput = clock.steady_samples / clock.steady_time if clock.steady_time > 0 else None
         if throughput is None:
@@ -256,40 +372,26 @@ class Session:
             cuda_mem = torch.cuda.max_memory_allocated(device) / 2**20
         else:
             unavailable["cuda_max_allocated_mib"] = "not a CUDA session"
-        last = self.curve[-1]["quality"] if self.curve else {}
-        values = [p["quality"][self.cls.quality_metric] for p in self.curve]
-        best = (max(values) if self.cls.higher_is_better else min(values)) if values else None
+        convergent = first_met(self.settings.convergent, self.curve) if self.settings.convergent else None
+        if self.settings.convergent is None:
+            unavailable["epochs_to_convergent"] = "no convergent quality defined for this benchmark and profile"
+        elif convergent is None:
+            unavailable["epochs_to_convergent"] = "convergent quality not reached"
         energy = self._energy(unavailable, reached=ttq is not None)
         characterization, efficiency = self._efficiency(bench, throughput, device)
+        header = result_header(self.cls, cfg, self.settings, status, error)
+        header["data"].update(train_samples=_safe(bench.train_samples), eval_samples=_safe(bench.eval_samples))
         return {
-            "schema_version": RESULT_SCHEMA_VERSION,
-            "kind": "training",
-            "benchmark": {"id": info.id, "task": info.task, "model": info.model, "dataset": info.dataset,
-                          "metric": info.metric, "quality_metric": self.cls.quality_metric,
-                          "higher_is_better": self.cls.higher_is_better, "paper_target": info.paper_target},
-            "profile": cfg.profile,
-            "run_index": cfg.run_index,
-            "seed": cfg.seed,
-            "status": status,
-            "error": error,
+            **header,
             "started_at": started_at,
             "finished_at": datetime.now(timezone.utc).isoformat(),
-            "hyperparameters": {
-                "batch_size": self.settings.batch_size, "learning_rate": self.settings.learning_rate,
-                "max_epochs": self.settings.max_epochs, "eval_interval": self.settings.eval_interval,
-                "quasi_entire_epochs": cfg.overrides.epochs, "precision": cfg.overrides.precision,
-                "target": self.settings.target, "time_limit_s": self.settings.time_limit_s,
-                "optimizer": optimizer, "options": dict(self.settings.options),
-            },
-            "data": {"root": cfg.data_root, "source": cfg.data_source, "generator": dict(self.settings.data),
-                     "train_samples": _safe(bench.train_samples), "eval_samples": _safe(bench.eval_samples)},
             "system": {**describe_system(), "device": str(device)},
             "metrics": {
                 "time_to_quality_s": ttq,
                 "epochs_to_quality": epochs_to_quality,
-                "final_quality": values[-1] if values else None,
-                "best_quality": best,
-                "final_quality_all": last,
+                "epochs_to_convergent": convergent["epoch"] if convergent else None,
+                "time_to_convergent_s": convergent["elapsed_s"] if convergent else None,
+                **curve_metrics(self.cls, self.curve),
                 "throughput_samples_per_s": throughput,
                 "epochs_completed": len(clock.epoch_times),
                 "time_per_epoch_s": sum(clock.epoch_times) / len(clock.epoch_times) if clock.epoch_times else None,
@@ -305,6 +407,7 @@ class Session:
                 "energy_j": energy.get("run_j"),
                 "unavailable": unavailable,
             },
+            "optimizers": getattr(self, "optimizers", {}),
             "energy": energy,
             "characterization": characterization,
             "efficiency": efficiency,
@@ -351,12 +454,10 @@ class Session:
             characterization = {"unavailable": f"FLOPs not counted: {type(exc).__name__}: {exc}"}
         if "unavailable" in characterization:
             return characterization, {"unavailable": characterization["unavailable"]}
-        model = getattr(bench, "model", None)
-        if isinstance(model, torch.nn.Module):
-            # The trained model is at hand: its exact size beats the probe's (which sizes tables from the
-            # generator's parameters, before the data's filtering).
-            characterization["parameters"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
-            characterization["parameters_of"] = "the session's model"
+        # The trained modules are at hand: their exact sizes (the probe sizes data-dependent tables from the
+        # generator's parameters, before the data's filtering).
+        characterization["trained_parameters"] = {
+            name: sum(p.numel() for p in t.module.parameters() if p.requires_grad) for name, t in bench.trained.items()}
         peaks = _peaks(self.cfg, device)
         efficiency = achieved(characterization.get("train_step_flops_per_sample"), throughput, peaks,
                               self.cfg.overrides.precision)

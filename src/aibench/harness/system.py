@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 import aibench
+from aibench.harness.allocator import describe_allocator
 
 
 def _cpu_model() -> str:
@@ -59,6 +60,7 @@ def describe_system() -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "allocator": describe_allocator(),
         "memory_gib": _memory_gib(),
         "gpus": gpus,
         "python": platform.python_version(),

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aibench.harness.config import SessionConfig
+from aibench.harness.config import SessionConfig, threads_from_env
 
 
 def main(argv: list[str]) -> int:
@@ -24,10 +24,10 @@ def main(argv: list[str]) -> int:
         events.write(json.dumps(event, default=str) + "\n")
 
     cfg = SessionConfig.from_json(Path(argv[0]).read_text())
-    if threads := os.environ.get("AIBENCH_THREADS"):
+    if threads := threads_from_env():
         import torch
 
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(threads)
     from aibench.harness.session import run_session
 
     result = run_session(cfg, emit)

@@ -10,6 +10,7 @@ the last stage sees 1x1 feature maps and from-scratch training diverges without 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,52 +20,100 @@ from torch.utils.data import DataLoader
 from torchvision import models
 from torchvision.transforms import v2 as T
 
-from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, SampleCache, StepOutput
-from aibench.datasets.imagenet import IMAGENET, image_folder
+from aibench.baselines.classification import colour_histogram, knn_top5, raw_pixels
+from aibench.benchmarks.base import Baseline, Benchmark, ModelProbe, ProfileSettings, SampleCache, StepOutput
+from aibench.benchmarks.quality import AtLeast
+from aibench.benchmarks.schedules import WarmupStepDecay, every
+from aibench.datasets.imagenet import IMAGENET, ImageNetParams, image_folder
 from aibench.metrics.classification import topk_accuracy, topk_classes
 from aibench.registry import register
 
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+@dataclass(frozen=True)
+class ClassificationOptions:
+    image_size: int                  # training crop and evaluation centre crop
+    resize: int                      # evaluation: resize the short side to this, then centre-crop
+    lr_step_epochs: int              # learning rate /10 every this many epochs
+    workers: int = 0                 # DataLoader worker processes
+    crop_scale_min: float = 0.08     # RandomResizedCrop's smallest area fraction
+    warmup_steps: int = 0            # linear learning-rate warm-up
+    num_classes: int | None = None   # for counting FLOPs without data (the full profile: 1000)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.image_size <= self.resize:
+            raise ValueError(f"image_size must be positive and at most resize, got {self.image_size}/{self.resize}")
+        if not 0 < self.crop_scale_min <= 1:
+            raise ValueError(f"crop_scale_min must be in (0, 1], got {self.crop_scale_min}")
+        if self.lr_step_epochs < 1 or self.workers < 0 or self.warmup_steps < 0:
+            raise ValueError("lr_step_epochs must be >= 1, workers and warmup_steps >= 0")
+
+
+def _model(num_classes: int) -> nn.Module:
+    # zero_init_residual: the last BatchNorm of each residual block starts at zero (Goyal et al., 2017), which
+    # makes from-scratch training at small batch stable.
+    return models.resnet50(weights=None, num_classes=num_classes, zero_init_residual=True)
+
+
+def _colour_histogram_knn(bench: ImageClassification) -> Mapping[int, np.ndarray]:
+    return knn_top5(bench.train_set.samples, bench.val_set.samples, colour_histogram)
+
+
+def _raw_pixel_knn(bench: ImageClassification) -> Mapping[int, np.ndarray]:
+    return knn_top5(bench.train_set.samples, bench.val_set.samples, raw_pixels)
+
+
 @register("DC-AI-C1")
 class ImageClassification(Benchmark):
     dataset = IMAGENET
     quality_metric = "top1"
+    channels_last = True
+    baselines = (
+        Baseline("colour histogram + 5-NN", _colour_histogram_knn, "8x8x8 RGB histogram, distance-weighted"),
+        Baseline("raw pixels + 5-NN", _raw_pixel_knn, "16x16 RGB pixels, distance-weighted"),
+    )
     profiles = {
         "full": ProfileSettings(
-            batch_size=256, learning_rate=0.1, max_epochs=90, target=0.749, time_limit_s=14 * 24 * 3600,
-            options={"image_size": 224, "resize": 256, "lr_step_epochs": 30, "workers": 8, "num_classes": 1000},
+            batch_size=256, learning_rate=0.1, max_epochs=90, target=AtLeast("top1", 0.749),
+            convergent=AtLeast("top1", 0.737), time_limit_s=14 * 24 * 3600,
+            options=ClassificationOptions(image_size=224, resize=256, lr_step_epochs=30, workers=8,
+                                          num_classes=1000),
         ),
         "small": ProfileSettings(
-            batch_size=32, learning_rate=0.0125, max_epochs=16, target=0.67, time_limit_s=900,
-            data={"classes": 10, "train_per_class": 100, "val_per_class": 30, "image_size": 40},
+            batch_size=32, learning_rate=0.0125, max_epochs=16, target=AtLeast("top1", 0.67),
+            convergent=AtLeast("top1", 0.6), time_limit_s=900,
+            data=ImageNetParams(classes=10, train_per_class=100, val_per_class=30, image_size=40),
             # Random-resized crops below half of a 40px image leave too little of the scene to classify.
-            options={"image_size": 32, "resize": 36, "lr_step_epochs": 8, "workers": 0, "crop_scale_min": 0.5,
-                     "warmup_steps": 60},
+            options=ClassificationOptions(image_size=32, resize=36, lr_step_epochs=8, crop_scale_min=0.5,
+                                          warmup_steps=60),
         ),
         "tiny": ProfileSettings(
-            batch_size=8, learning_rate=0.003, max_epochs=2, target=0.99, time_limit_s=120,
-            data={"classes": 3, "train_per_class": 8, "val_per_class": 4, "image_size": 36},
-            options={"image_size": 32, "resize": 36, "lr_step_epochs": 30, "workers": 0},
+            batch_size=8, learning_rate=0.003, max_epochs=2, target=AtLeast("top1", 0.99), time_limit_s=120,
+            data=ImageNetParams(classes=3, train_per_class=8, val_per_class=4, image_size=36),
+            options=ClassificationOptions(image_size=32, resize=36, lr_step_epochs=30),
         ),
     }
 
     def build(self) -> None:
+        opts: ClassificationOptions = self.settings.options
         # Class count comes from the data, so it is known before the (off-clock) model build: listing
         # class folders is not reading the data set.
         classes = sorted(p.name for p in (self.ctx.data_root / "imagenet" / "train").iterdir() if p.is_dir())
-        self.model = models.resnet50(weights=None, num_classes=len(classes), zero_init_residual=True).to(self.device)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.settings.learning_rate,
-                                         momentum=0.9, weight_decay=1e-4)
+        model = _model(len(classes)).to(self.device)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=self.settings.learning_rate, momentum=0.9,
+                                         weight_decay=1e-4)
+        self.schedule = WarmupStepDecay(self.optimizer, opts.warmup_steps,
+                                        every(opts.lr_step_epochs, self.settings.max_epochs))
+        self.model = self.add_trained("model", model, self.optimizer, self.schedule)
         self.loss_fn = nn.CrossEntropyLoss()
-        self._epoch, self._step = 1, 0
 
     def load_data(self) -> None:
-        size, resize = int(self.settings.options["image_size"]), int(self.settings.options["resize"])
-        train_tf = T.Compose([T.ToImage(), T.RandomResizedCrop(size, scale=(float(self.settings.options.get("crop_scale_min", 0.08)), 1.0), antialias=True), T.RandomHorizontalFlip(),
-                              T.ToDtype(torch.float32, scale=True), T.Normalize(_MEAN, _STD)])
-        eval_tf = T.Compose([T.ToImage(), T.Resize(resize, antialias=True), T.CenterCrop(size),
+        opts: ClassificationOptions = self.settings.options
+        size = opts.image_size
+        train_tf = T.Compose([T.ToImage(), T.RandomResizedCrop(size, scale=(opts.crop_scale_min, 1.0), antialias=True),
+                              T.RandomHorizontalFlip(), T.ToDtype(torch.float32, scale=True), T.Normalize(_MEAN, _STD)])
+        eval_tf = T.Compose([T.ToImage(), T.Resize(opts.resize, antialias=True), T.CenterCrop(size),
                              T.ToDtype(torch.float32, scale=True), T.Normalize(_MEAN, _STD)])
         self.train_set = image_folder(self.ctx.data_root, "train", train_tf)
         self.val_set = image_folder(self.ctx.data_root, "val", eval_tf)
@@ -74,44 +123,32 @@ class ImageClassification(Benchmark):
 
     def _loader(self, dataset: Any, shuffle: bool, epoch: int = 0) -> DataLoader:
         gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch)
-        workers = int(self.settings.options.get("workers", 0))
         return DataLoader(dataset, batch_size=self.settings.batch_size, shuffle=shuffle, generator=gen,
-                          num_workers=workers, pin_memory=self.device.type == "cuda",
-                          drop_last=shuffle and len(dataset) > self.settings.batch_size,
-                          persistent_workers=False)
+                          num_workers=self.settings.options.workers, pin_memory=self.device.type == "cuda",
+                          drop_last=shuffle and len(dataset) > self.settings.batch_size)
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
-        self._epoch = epoch
         return self._loader(self.train_set, shuffle=True, epoch=epoch)
-
-    def _learning_rate(self) -> float:
-        """Step decay (/10 every lr_step_epochs) after a linear warm-up over the first warmup_steps steps.
-
-        From-scratch ResNet-50 at small batch diverges without warm-up (Goyal et al., 2017).
-        """
-        opts = self.settings.options
-        lr = self.settings.learning_rate * 0.1 ** ((self._epoch - 1) // int(opts["lr_step_epochs"]))
-        warmup = int(opts.get("warmup_steps", 0))
-        return lr * min(1.0, (self._step + 1) / warmup) if warmup else lr
 
     def train_step(self, batch: Any) -> StepOutput:
         images, labels = (t.to(self.device, non_blocking=True) for t in batch)
         self.model.train()
-        for group in self.optimizer.param_groups:
-            group["lr"] = self._learning_rate()
-        self._step += 1
         with self.ctx.autocast():
-            loss = self.loss_fn(self.model(images), labels)
+            loss = self.loss_fn(self.model(self.ctx.to_memory_format(images)), labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        self.schedule.step()
         return StepOutput(loss=loss.detach(), samples=images.shape[0])
+
+    def end_epoch(self, epoch: int) -> None:
+        self.schedule.end_epoch()
 
     @torch.no_grad()
     def _top5(self, images: torch.Tensor) -> np.ndarray:
         self.model.eval()
         with self.ctx.autocast():
-            return topk_classes(self.model(images.to(self.device, non_blocking=True)))
+            return topk_classes(self.model(self.ctx.to_memory_format(images.to(self.device, non_blocking=True))))
 
     def evaluate(self) -> dict[str, float]:
         # The data loader (with its workers) instead of infer(): the same predictions, read in parallel.
@@ -126,10 +163,11 @@ class ImageClassification(Benchmark):
         return topk_accuracy(np.stack([outputs[i] for i in range(len(labels))]), labels)
 
     @classmethod
-    def model_probe(cls, settings: ProfileSettings, device: torch.device) -> ModelProbe:
-        size = int(settings.options["image_size"])
-        classes = int(settings.options.get("num_classes", settings.data.get("classes", 1000)))
-        model = models.resnet50(weights=None, num_classes=classes).to(device)
+    def model_probe(cls, settings: ProfileSettings[Any], device: torch.device) -> ModelProbe:
+        opts: ClassificationOptions = settings.options
+        size = opts.image_size
+        classes = opts.num_classes or (settings.data.classes if settings.data else 1000)
+        model = _model(classes).to(device)
         # Two samples: at 32x32 the last stage is 1x1, and train-mode BatchNorm needs more than one value.
         images = torch.randn(2, 3, size, size, device=device)
         labels = torch.zeros(2, dtype=torch.long, device=device)
@@ -148,9 +186,3 @@ class ImageClassification(Benchmark):
 
     def eval_samples(self) -> int:
         return len(self.val_set)
-
-    def optimizer_settings(self) -> dict[str, Any]:
-        return {"opt_name": "sgd", "opt_base_learning_rate": self.settings.learning_rate, "opt_momentum": 0.9,
-                "opt_weight_decay": 1e-4, "opt_learning_rate_decay_boundary_epochs":
-                    int(self.settings.options["lr_step_epochs"]), "opt_learning_rate_decay_factor": 0.1,
-                "opt_learning_rate_warmup_steps": int(self.settings.options.get("warmup_steps", 0))}

@@ -18,7 +18,8 @@ Deviations from the reference, all documented where they happen:
 - Dynamic weights use `dynamic_samples` freshly sampled unseen items per instance and step (the reference samples
   once per epoch); samples are drawn only once the dynamic weight is in use.
 - The models are created in `load_data()`, not `build()`: Caser's embedding tables are sized by the number of
-  users and items, which only reading the data reveals (creation takes milliseconds).
+  users and items, which only reading the data reveals (creation takes milliseconds). Both are declared
+  trained modules ("teacher", "student"), so both are logged and saved.
 - Evaluation scores in fp32 even in a bf16 session: bf16 scores tie often, which would make the ranking
   (and so the metric) depend on tie-breaking.
 """
@@ -26,27 +27,59 @@ Deviations from the reference, all documented where they happen:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from aibench.benchmarks.base import Benchmark, ModelProbe, ProfileSettings, StepOutput
+from aibench.baselines.ranking import item_transitions, popularity
+from aibench.benchmarks.base import Baseline, Benchmark, ModelProbe, ProfileSettings, StepOutput
 from aibench.benchmarks.learning_to_rank.caser import Caser
 from aibench.benchmarks.learning_to_rank.distillation import (
     NegativeSampler, discrepancy_weights, distillation_loss, position_weights, ranking_loss, teacher_topk,
 )
-from aibench.datasets.gowalla import GOWALLA_DATASET, caser_instances, load_gowalla
+from aibench.benchmarks.quality import AtLeast
+from aibench.datasets.gowalla import GOWALLA_DATASET, GowallaParams, caser_instances, load_gowalla
 from aibench.metrics.ranking import KS, rank_targets, ranking_metrics
 from aibench.registry import register
 
-# rank_distill's defaults (train_caser.py / distill_caser.py), T from Caser, Gowalla filter from Caser.
-DEFAULTS: dict[str, Any] = {
-    "teacher_epochs": 50, "teacher_d": 100, "student_d": 50, "L": 5, "T": 3, "nh": 16, "nv": 2, "dropout": 0.5,
-    "ac_conv": "iden", "ac_fc": "sigm", "neg_samples": 3, "l2": 1e-6,
-    "K": 10, "lamda": 1.0, "mu": 0.1, "dynamic_samples": 100, "dynamic_start_epoch": 10, "teach_alpha": 1.0,
-    "min_user_items": 15, "min_item_users": 15, "test_fraction": 0.2, "eval_batch": 1024,
-}
+
+@dataclass(frozen=True)
+class RankingOptions:
+    """rank_distill's defaults (train_caser.py / distill_caser.py), T from Caser, Gowalla filter from Caser."""
+
+    teacher_epochs: int = 50
+    teacher_d: int = 100
+    student_d: int = 50
+    L: int = 5                       # previous items per window
+    T: int = 3                       # targets per window
+    nh: int = 16                     # horizontal filters per height
+    nv: int = 2                      # vertical filters
+    dropout: float = 0.5
+    ac_conv: str = "iden"
+    ac_fc: str = "sigm"
+    neg_samples: int = 3             # per target
+    l2: float = 1e-6
+    K: int = 10                      # teacher's top-K distilled
+    lamda: float = 1.0               # position-importance temperature
+    mu: float = 0.1                  # ranking-discrepancy slope
+    dynamic_samples: int = 100
+    dynamic_start_epoch: int = 10
+    teach_alpha: float = 1.0
+    min_user_items: int = 15
+    min_item_users: int = 15
+    test_fraction: float = 0.2
+    eval_batch: int = 1024
+
+    def __post_init__(self) -> None:
+        positive = ("teacher_epochs", "teacher_d", "student_d", "L", "T", "nh", "nv", "neg_samples", "K",
+                    "dynamic_samples", "eval_batch")
+        bad = [name for name in positive if getattr(self, name) < 1]
+        if bad:
+            raise ValueError(f"DC-AI-C16 options must be >= 1: {bad}")
+        if not 0 <= self.dropout < 1 or not 0 < self.test_fraction < 1:
+            raise ValueError("dropout must be in [0, 1) and test_fraction in (0, 1)")
 
 
 # Caser's filtered Gowalla (Tang & Wang 2018, table 2): 13.1k users, 14.0k places. Only the probe uses these,
@@ -56,43 +89,62 @@ _FULL_USERS, _FULL_ITEMS = 13_100, 14_000
 _TEACHER_STREAM = 100_000  # teacher epochs draw from random streams apart from the student's (1, 2, ...)
 
 
+def _caser(opts: RankingOptions, users: int, items: int, d: int) -> Caser:
+    return Caser(users, items, d, opts.L, opts.nh, opts.nv, opts.dropout, opts.ac_conv, opts.ac_fc)
+
+
+def _training_sequences(bench: LearningToRank) -> tuple[np.ndarray, np.ndarray]:
+    return bench.train_offsets, bench.train_items.cpu().numpy()
+
+
+def _popularity(bench: LearningToRank) -> Mapping[int, np.ndarray]:
+    return popularity(*_training_sequences(bench), bench.num_items, k=max(KS))
+
+
+def _item_transitions(bench: LearningToRank) -> Mapping[int, np.ndarray]:
+    return item_transitions(*_training_sequences(bench), bench.num_items, k=max(KS))
+
+
 @register("DC-AI-C16")
 class LearningToRank(Benchmark):
     dataset = GOWALLA_DATASET
     quality_metric = "prec@3"
+    requires_prelude = True  # the student distils the teacher's rankings
+    baselines = (
+        Baseline("popularity", _popularity, "most visited unseen places"),
+        Baseline("item transitions", _item_transitions, "first-order Markov chain of check-ins"),
+    )
     profiles = {
         "full": ProfileSettings(
-            batch_size=512, learning_rate=1e-3, max_epochs=50, target=0.1458, eval_interval=1,
-            time_limit_s=2 * 24 * 3600, options={"teacher_epochs": 50},
+            batch_size=512, learning_rate=1e-3, max_epochs=50, target=AtLeast("prec@3", 0.1458),
+            convergent=AtLeast("prec@3", 0.139), time_limit_s=2 * 24 * 3600, options=RankingOptions(),
         ),
         # small: the reference recipe on embedded data: 218k check-ins, 4,000 users, 2,500 places, 35.8 distinct
         # places per user (Caser's Gowalla: 40.7), 86k training windows. Student Prec@3 is ~0.01 after epoch 1,
         # ~0.13 after epoch 2, ~0.248 after epoch 3, then plateaus at 0.245-0.255 (the teacher peaks near 0.24).
         # 0.23 was reached in epoch 3 in all calibration runs (seeds 0-3), never earlier.
         "small": ProfileSettings(
-            batch_size=512, learning_rate=1e-3, max_epochs=12, target=0.23, time_limit_s=1200,
-            data={"users": 4000, "locations": 2500, "clusters": 40, "min_checkins": 30, "max_checkins": 80},
-            options={"teacher_epochs": 8, "dynamic_start_epoch": 2},
+            batch_size=512, learning_rate=1e-3, max_epochs=12, target=AtLeast("prec@3", 0.23),
+            convergent=AtLeast("prec@3", 0.2), time_limit_s=1200,
+            data=GowallaParams(users=4000, locations=2500, clusters=40, min_checkins=30, max_checkins=80),
+            options=RankingOptions(teacher_epochs=8, dynamic_start_epoch=2),
         ),
         "tiny": ProfileSettings(
-            batch_size=64, learning_rate=1e-3, max_epochs=2, target=0.99, time_limit_s=120,
-            data={"users": 60, "locations": 80, "clusters": 3, "min_checkins": 20, "max_checkins": 30},
-            options={"teacher_epochs": 1, "teacher_d": 16, "student_d": 8, "dynamic_samples": 20,
-                     "dynamic_start_epoch": 1, "min_user_items": 5, "min_item_users": 2},
+            batch_size=64, learning_rate=1e-3, max_epochs=2, target=AtLeast("prec@3", 0.99), time_limit_s=120,
+            data=GowallaParams(users=60, locations=80, clusters=3, min_checkins=20, max_checkins=30),
+            options=RankingOptions(teacher_epochs=1, teacher_d=16, student_d=8, dynamic_samples=20,
+                                   dynamic_start_epoch=1, min_user_items=5, min_item_users=2),
         ),
     }
 
     def build(self) -> None:
-        self.opts = {**DEFAULTS, **self.settings.options}
-        unknown = set(self.opts) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown DC-AI-C16 options: {sorted(unknown)}")
+        # The Caser models are created in load_data(): their tables are sized by the data.
+        self.opts: RankingOptions = self.settings.options
 
     def load_data(self) -> None:
         o = self.opts
-        seqs = load_gowalla(self.ctx.data_root, int(o["min_user_items"]), int(o["min_item_users"]),
-                            float(o["test_fraction"]))
-        inst = caser_instances(seqs, int(o["L"]), int(o["T"]))
+        seqs = load_gowalla(self.ctx.data_root, o.min_user_items, o.min_item_users, o.test_fraction)
+        inst = caser_instances(seqs, o.L, o.T)
         dev = self.device
         self.num_users, self.num_items = seqs.num_users, seqs.num_items
         self.users = torch.from_numpy(inst.users).to(dev)
@@ -113,25 +165,21 @@ class LearningToRank(Benchmark):
                np.arange(len(seqs.test_items)) - np.repeat(seqs.test_offsets[:-1], self.n_test)] = seqs.test_items
         self.test_targets = torch.from_numpy(padded).to(dev)
 
-        self.teacher = self._caser(int(o["teacher_d"]))
-        self.teacher_optimizer = self._adam(self.teacher)
-        self.model = self._caser(int(o["student_d"]))
-        self.optimizer = self._adam(self.model)
-        self.static_weight = position_weights(int(o["K"]), float(o["lamda"]), dev)
-        self._epoch = 0
-
-    def _caser(self, d: int) -> Caser:
-        o = self.opts
-        return Caser(self.num_users, self.num_items, d, int(o["L"]), int(o["nh"]), int(o["nv"]),
-                     float(o["dropout"]), str(o["ac_conv"]), str(o["ac_fc"])).to(self.device)
+        teacher = _caser(o, self.num_users, self.num_items, o.teacher_d).to(dev)
+        self.teacher_optimizer = self._adam(teacher)
+        self.teacher = self.add_trained("teacher", teacher, self.teacher_optimizer)
+        student = _caser(o, self.num_users, self.num_items, o.student_d).to(dev)
+        self.optimizer = self._adam(student)
+        self.model = self.add_trained("student", student, self.optimizer)
+        self.static_weight = position_weights(o.K, o.lamda, dev)
 
     def _adam(self, model: Caser) -> torch.optim.Optimizer:
-        return torch.optim.Adam(model.parameters(), lr=self.settings.learning_rate, weight_decay=float(self.opts["l2"]))
+        return torch.optim.Adam(model.parameters(), lr=self.settings.learning_rate, weight_decay=self.opts.l2)
 
     def _batches(self, stream: int, distill: bool, dynamic: bool) -> Iterator[dict[str, torch.Tensor]]:
         gen = torch.Generator(device=self.device).manual_seed(self.ctx.seed * 1_000_003 + stream)
         order = torch.randperm(len(self.users), generator=gen, device=self.device)
-        n_neg = int(self.opts["neg_samples"]) * self.targets.shape[1]
+        n_neg = self.opts.neg_samples * self.targets.shape[1]
         for i in range(0, len(order), self.settings.batch_size):
             idx = order[i:i + self.settings.batch_size]
             users = self.users[idx]
@@ -141,12 +189,12 @@ class LearningToRank(Benchmark):
                 assert self.candidates is not None
                 batch["candidates"] = self.candidates[idx]
             if dynamic:
-                batch["samples"] = self.sampler.sample(users, int(self.opts["dynamic_samples"]), gen)
+                batch["samples"] = self.sampler.sample(users, self.opts.dynamic_samples, gen)
             yield batch
 
     def prelude(self) -> Iterator[StepOutput]:
         """Train the teacher with Caser's plain loss, then cache its top-K ranking of every training instance."""
-        for epoch in range(1, int(self.opts["teacher_epochs"]) + 1):
+        for epoch in range(1, self.opts.teacher_epochs + 1):
             for batch in self._batches(_TEACHER_STREAM + epoch, distill=False, dynamic=False):
                 self.teacher.train()
                 items = torch.cat([batch["targets"], batch["negatives"]], 1)
@@ -160,14 +208,13 @@ class LearningToRank(Benchmark):
                 yield StepOutput(loss=loss.detach(), samples=len(batch["users"]))
         with self.ctx.autocast():
             self.candidates = teacher_topk(self.teacher, self.users, self.sequences, self.targets,
-                                           int(self.opts["K"]))
-        del self.teacher_optimizer  # its Adam moments are twice the teacher's size and no longer needed
+                                           self.opts.K)
+        self.teacher_optimizer.state.clear()  # its Adam moments are twice the teacher's size and no longer needed
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
         if self.candidates is None:
             raise RuntimeError("prelude() (teacher training) must run before the student's epochs")
-        self._epoch = epoch
-        return self._batches(epoch, distill=True, dynamic=epoch > int(self.opts["dynamic_start_epoch"]))
+        return self._batches(epoch, distill=True, dynamic=epoch > self.opts.dynamic_start_epoch)
 
     def train_step(self, batch: Any) -> StepOutput:
         self.model.train()
@@ -181,8 +228,8 @@ class LearningToRank(Benchmark):
                 with torch.no_grad():
                     sample_scores = self.model.score(x.detach(), batch["samples"])
                 weight = weight * discrepancy_weights(cand.detach(), sample_scores, self.num_items,
-                                                      float(self.opts["mu"]))
-            loss = distillation_loss(pos, neg, cand, weight, float(self.opts["teach_alpha"]))
+                                                      self.opts.mu)
+            loss = distillation_loss(pos, neg, cand, weight, self.opts.teach_alpha)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -191,7 +238,7 @@ class LearningToRank(Benchmark):
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
-        chunk = int(self.opts["eval_batch"])
+        chunk = self.opts.eval_batch
         ranks = []
         for a in range(0, self.num_users, chunk):
             b = min(a + chunk, self.num_users)
@@ -203,7 +250,7 @@ class LearningToRank(Benchmark):
         return ranking_metrics(np.concatenate(ranks), self.n_test)
 
     def inference_batch_size(self) -> int:
-        return int(self.opts["eval_batch"])
+        return self.opts.eval_batch
 
     @torch.no_grad()
     def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
@@ -234,17 +281,15 @@ class LearningToRank(Benchmark):
 
     @classmethod
     def model_probe(cls, settings: ProfileSettings, device: torch.device) -> ModelProbe:
-        o = {**DEFAULTS, **settings.options}
-        users = int(settings.data.get("users", _FULL_USERS))
-        items = int(settings.data.get("locations", _FULL_ITEMS))
-        student = Caser(users, items, int(o["student_d"]), int(o["L"]), int(o["nh"]), int(o["nv"]),
-                        float(o["dropout"]), str(o["ac_conv"]), str(o["ac_fc"])).to(device)
-        T, K = int(o["T"]), int(o["K"])
+        o: RankingOptions = settings.options
+        users, items = (settings.data.users, settings.data.locations) if settings.data else (_FULL_USERS, _FULL_ITEMS)
+        student = _caser(o, users, items, o.student_d).to(device)
+        T, K = o.T, o.K
         randint = lambda n: torch.randint(0, items, (1, n), device=device)  # noqa: E731
-        seq, user = randint(int(o["L"])), torch.zeros(1, dtype=torch.long, device=device)
-        pos, neg, cand = randint(T), randint(int(o["neg_samples"]) * T), randint(K)
-        samples = randint(int(o["dynamic_samples"]))
-        weight = position_weights(K, float(o["lamda"]), device)
+        seq, user = randint(o.L), torch.zeros(1, dtype=torch.long, device=device)
+        pos, neg, cand = randint(T), randint(o.neg_samples * T), randint(K)
+        samples = randint(o.dynamic_samples)
+        weight = position_weights(K, o.lamda, device)
 
         def inference() -> torch.Tensor:
             return student.eval().score_all(seq, user)
@@ -256,12 +301,12 @@ class LearningToRank(Benchmark):
             p, n, c = student.score(x, torch.cat([pos, neg, cand], 1)).split([T, neg.shape[1], K], 1)
             with torch.no_grad():
                 w = weight * discrepancy_weights(c.detach(), student.score(x.detach(), samples), items,
-                                                 float(o["mu"]))
-            return distillation_loss(p, n, c, w, float(o["teach_alpha"]))
+                                                 o.mu)
+            return distillation_loss(p, n, c, w, o.teach_alpha)
 
         return ModelProbe(student, inference, training_loss, samples=1,
-                          sample_shape=f"user + last {o['L']} items; {users} users x {items} items",
-                          notes=f"student d={o['student_d']} (the teacher, d={o['teacher_d']}, trains in the "
+                          sample_shape=f"user + last {o.L} items; {users} users x {items} items",
+                          notes=f"student d={o.student_d} (the teacher, d={o.teacher_d}, trains in the "
                                 "prelude); forward = scoring every item for one user, training step = one window")
 
     def train_samples(self) -> int:
@@ -269,7 +314,3 @@ class LearningToRank(Benchmark):
 
     def eval_samples(self) -> int:
         return self.num_users
-
-    def optimizer_settings(self) -> dict[str, Any]:
-        return {"opt_name": "adam", "opt_base_learning_rate": self.settings.learning_rate,
-                "opt_weight_decay": float(self.opts["l2"])}
