@@ -10,7 +10,7 @@ import pytest
 
 from aibench.datasets.embedded import DataLayoutError, check_layout
 from aibench.datasets.gowalla import (
-    CHECKINS_FILE, GOWALLA_DATASET, Checkins, caser_instances, generate_gowalla, load_gowalla, preprocess,
+    CHECKINS_FILE, GOWALLA_DATASET, Checkins, GowallaParams, caser_instances, generate_gowalla, load_gowalla, preprocess,
     read_checkins,
 )
 
@@ -127,7 +127,7 @@ def test_caser_windows_pad_short_sequences() -> None:
 
 
 def test_generator_output_reads_back(tmp_path: Path) -> None:
-    params = {"users": 40, "locations": 60, "clusters": 3, "min_checkins": 20, "max_checkins": 30}
+    params = GowallaParams(users=40, locations=60, clusters=3, min_checkins=20, max_checkins=30)
     generate_gowalla(tmp_path, params, seed=3)
     path = tmp_path / CHECKINS_FILE
     text = path.read_text()

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from aibench.datasets.embedded import DataLayoutError, check_layout
-from aibench.datasets.imagenet import IMAGENET, generate_imagenet, image_folder
+from aibench.datasets.imagenet import IMAGENET, ImageNetParams, generate_imagenet, image_folder
 from aibench.metrics.classification import topk_accuracy, topk_classes
 
 
@@ -44,7 +44,7 @@ def test_missing_layout_names_the_path(tmp_path: Path):
 
 
 def test_generator_writes_what_the_reader_reads(tmp_path: Path):
-    generate_imagenet(tmp_path, {"classes": 3, "train_per_class": 2, "val_per_class": 1, "image_size": 24}, 0)
+    generate_imagenet(tmp_path, ImageNetParams(classes=3, train_per_class=2, val_per_class=1, image_size=24), 0)
     train, val = image_folder(tmp_path, "train"), image_folder(tmp_path, "val")
     assert len(train) == 6 and len(val) == 3 and train.classes == val.classes
     assert all(p.endswith(".JPEG") for p, _ in train.samples)

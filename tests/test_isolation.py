@@ -19,7 +19,7 @@ from aibench.harness.display import PlainDisplay
 from aibench.harness.results import validate_result
 from aibench.registry import get_benchmark
 
-pytestmark = pytest.mark.usefixtures("plugins")
+pytestmark = pytest.mark.slow
 
 
 def _results(out: Path) -> dict[str, dict]:
@@ -27,36 +27,36 @@ def _results(out: Path) -> dict[str, dict]:
 
 
 def test_crash_exception_and_divergence_do_not_stop_the_suite(tmp_path: Path):
-    rc = main(["run", "C2", "C6", "C4", "C5", "--profile", "tiny", "--seed", "1", "--out", str(tmp_path)])
+    rc = main(["run", "TEST-crash", "TEST-raise", "TEST-diverge", "TEST-slow", "--profile", "tiny", "--seed", "1", "--out", str(tmp_path)])
     assert rc == 1
     results = _results(tmp_path)
-    assert results["DC-AI-C2"]["status"] == "crashed"
-    assert "exited with code 3" in results["DC-AI-C2"]["error"]
-    assert results["DC-AI-C2"]["curve"][0]["epoch"] == 1  # what it measured before dying is kept
-    assert results["DC-AI-C6"]["status"] == "error" and "corrupt file /nowhere/x.jpg" in results["DC-AI-C6"]["error"]
-    assert results["DC-AI-C4"]["status"] == "diverged" and "non-finite loss" in results["DC-AI-C4"]["error"]
-    assert results["DC-AI-C5"]["status"] == "success"
-    assert results["DC-AI-C5"]["metrics"]["epochs_to_quality"] == 3
+    assert results["TEST-crash"]["status"] == "crashed"
+    assert "exited with code 3" in results["TEST-crash"]["error"]
+    assert results["TEST-crash"]["curve"][0]["epoch"] == 1  # what it measured before dying is kept
+    assert results["TEST-raise"]["status"] == "error" and "corrupt file /nowhere/x.jpg" in results["TEST-raise"]["error"]
+    assert results["TEST-diverge"]["status"] == "diverged" and "non-finite loss" in results["TEST-diverge"]["error"]
+    assert results["TEST-slow"]["status"] == "success"
+    assert results["TEST-slow"]["metrics"]["epochs_to_quality"] == 3
     for r in results.values():
         validate_result(r)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert len(summary["benchmarks"]) == 4
     # The crashed session's log was closed with run_stop so it still says how the session ended.
-    assert '"status": "error"' in (tmp_path / "DC-AI-C2" / "run-1" / "mllog.txt").read_text()
+    assert '"status": "error"' in (tmp_path / "TEST-crash" / "run-1" / "mllog.txt").read_text()
 
 
 def test_session_past_its_time_limit_stops_with_status_timeout(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("AIBENCH_FAKE_STEP_S", "0.2")
-    rc = main(["run", "C5", "--profile", "tiny", "--time-limit", "1", "--out", str(tmp_path)])
+    rc = main(["run", "TEST-slow", "--profile", "tiny", "--time-limit", "1", "--out", str(tmp_path)])
     assert rc == 1
-    result = _results(tmp_path)["DC-AI-C5"]
+    result = _results(tmp_path)["TEST-slow"]
     assert result["status"] == "timeout" and "wall-clock limit" in result["error"]
     validate_result(result)
 
 
 def test_hung_session_is_killed_and_recorded(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(runner, "KILL_GRACE_S", 2.0)
-    plan = runner.RunPlan(benchmarks=("DC-AI-C3", "DC-AI-C5"), profile="tiny", seed=3, out_dir=tmp_path,
+    plan = runner.RunPlan(benchmarks=("TEST-hang", "TEST-slow"), profile="tiny", seed=3, out_dir=tmp_path,
                           overrides=Overrides(time_limit_s=5))
     results = runner.run_plan(plan, PlainDisplay())
     assert [r["status"] for r in results] == ["timeout", "success"]
@@ -65,38 +65,38 @@ def test_hung_session_is_killed_and_recorded(tmp_path: Path, monkeypatch):
 
 def test_ctrl_c_keeps_finished_sessions(tmp_path: Path):
     env = {**os.environ, "AIBENCH_FAKE_STEP_S": "0.3"}
-    proc = subprocess.Popen([sys.executable, "-m", "aibench.cli", "run", "C4", "C5", "--profile", "tiny",
+    proc = subprocess.Popen([sys.executable, "-m", "aibench.cli", "run", "TEST-diverge", "TEST-slow", "--profile", "tiny",
                              "--out", str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True,
                             # A shell's background job inherits SIGINT ignored; a user's terminal does not.
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    log = tmp_path / "DC-AI-C5" / "run-1" / "mllog.txt"
+    log = tmp_path / "TEST-slow" / "run-1" / "mllog.txt"
     deadline = time.monotonic() + 120
-    # Wait for C5's first epoch itself, not its log file: start-up before run_start varies with the machine.
+    # Wait for TEST-slow's first epoch itself, not its log file: start-up before run_start varies with the machine.
     while not (log.exists() and '"epoch_start"' in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(1)  # C5 is now mid-training: it reaches its target in epoch 3, 2.4 s per epoch
+    time.sleep(1)  # TEST-slow is now mid-training: it reaches its target in epoch 3, 2.4 s per epoch
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
     results = _results(tmp_path)
-    assert results["DC-AI-C4"]["status"] == "diverged"
-    assert results["DC-AI-C5"]["status"] == "aborted"
+    assert results["TEST-diverge"]["status"] == "diverged"
+    assert results["TEST-slow"]["status"] == "aborted"
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert [row["benchmark"] for row in summary["benchmarks"]] == ["DC-AI-C4", "DC-AI-C5"]
+    assert [row["benchmark"] for row in summary["benchmarks"]] == ["TEST-diverge", "TEST-slow"]
 
 
 def test_quasi_entire_session_runs_exactly_n_epochs(tmp_path: Path):
-    rc = main(["run", "C5", "--profile", "tiny", "--epochs", "4", "--out", str(tmp_path)])
+    rc = main(["run", "TEST-slow", "--profile", "tiny", "--epochs", "4", "--out", str(tmp_path)])
     assert rc == 0
-    result = _results(tmp_path)["DC-AI-C5"]
+    result = _results(tmp_path)["TEST-slow"]
     assert result["status"] == "completed"
     assert result["metrics"]["epochs_completed"] == 4
     assert result["metrics"]["epochs_to_quality"] == 3  # crossed on the way, without stopping
 
 
 def test_runs_use_distinct_seeds_and_are_summarized(tmp_path: Path):
-    rc = main(["run", "C5", "--profile", "tiny", "--runs", "3", "--seed", "10", "--out", str(tmp_path)])
+    rc = main(["run", "TEST-slow", "--profile", "tiny", "--runs", "3", "--seed", "10", "--out", str(tmp_path)])
     assert rc == 0
     summary = json.loads((tmp_path / "summary.json").read_text())["benchmarks"][0]
     assert summary["seeds"] == [10, 11, 12]
@@ -105,5 +105,10 @@ def test_runs_use_distinct_seeds_and_are_summarized(tmp_path: Path):
     assert summary["time_to_quality_rule"].startswith("olympic")
 
 
-def test_fault_plugins_are_test_only():
-    assert get_benchmark("C5").__module__ == "fault_benchmarks"
+def test_build_failure_is_an_error_with_a_complete_log(tmp_path: Path, capsys):
+    assert main(["run", "TEST-build-error", "--profile", "tiny", "--out", str(tmp_path)]) == 1
+    result = _results(tmp_path)["TEST-build-error"]
+    assert result["status"] == "error" and "cannot build: out of device memory" in result["error"]
+    validate_result(result)
+    capsys.readouterr()
+    assert main(["check", str(tmp_path)]) == 0, capsys.readouterr().out   # init, run_start, run_stop(error)

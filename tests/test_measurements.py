@@ -40,19 +40,28 @@ def test_every_benchmark_is_characterized_at_the_tiny_profile(bench_id: str):
     assert counts["train_step_flops_per_sample"] > 0 and counts["sample"]
 
 
-def test_characterize_reads_epochs_to_quality_from_results(tmp_path: Path):
-    results = [{"benchmark": {"id": "DC-AI-C16"}, "status": s, "profile": "small", "hyperparameters": {"target": 0.23},
-                "metrics": {"epochs_to_quality": e}} for s, e in (("success", 3), ("success", 4), ("timeout", None))]
+def test_characterize_reads_epochs_to_the_convergent_quality_from_stored_curves(tmp_path: Path):
+    def session(status: str, curve: list[float], to_target: int | None) -> dict:
+        return {"benchmark": {"id": "DC-AI-C16"}, "status": status, "profile": "small",
+                "hyperparameters": {"target": "prec@3 >= 0.3", "convergent": "prec@3 >= 0.2",
+                                    "convergent_rule": {"rule": "at_least", "metric": "prec@3", "value": 0.2}},
+                "metrics": {"epochs_to_quality": to_target},
+                "curve": [{"epoch": i, "quality": {"prec@3": q}} for i, q in enumerate(curve, start=1)]}
+
+    results = [session("success", [0.1, 0.25, 0.31], 3), session("success", [0.21, 0.29, 0.3], 3),
+               session("timeout", [0.05, 0.12], None)]
     e = epochs_to_quality(results, "DC-AI-C16")
-    assert e["values"] == [3, 4] and e["mean"] == 3.5 and e["profiles"] == ["small"]
+    assert e["convergent_quality"]["values"] == [2, 1] and e["target"]["values"] == [3, 3]
+    assert e["profiles"] == ["small"] and e["convergent"] == ["prec@3 >= 0.2"]
     assert "unavailable" in epochs_to_quality(results, "DC-AI-C1")
     out = characterize(("DC-AI-C16",), "tiny")
     assert out["benchmarks"][0]["paper"].startswith("smallest forward FLOPs")
     assert "unavailable" in out["benchmarks"][0]["epochs_to_quality"]
     out["benchmarks"][0]["epochs_to_quality"] = epochs_to_quality(results[:1], "DC-AI-C16")  # one session: no CV
     text = io.StringIO()
-    print_characterization(out, Console(file=text, width=200))
-    assert "3.0 mean over 1 session(s) (small; CV needs 2+ sessions)" in text.getvalue()
+    print_characterization(out, Console(file=text, width=220))
+    assert "2.0 mean over 1 session(s) (prec@3 >= 0.2; CV needs 2+ sessions)" in text.getvalue()
+    assert "3.0 mean over 1 session(s) (prec@3 >= 0.3; CV needs 2+ sessions)" in text.getvalue()
 
 
 @pytest.mark.parametrize("bench_id", RUNNABLE)
@@ -107,17 +116,17 @@ class _FakeMeter:
 
 
 def _session_with_meter(meter: _FakeMeter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """A session of the fake DC-AI-C5 (target reached in epoch 3) measured by `meter`."""
+    """A session of the fake TEST-slow (target reached in epoch 3) measured by `meter`."""
     monkeypatch.setenv("AIBENCH_FAKE_STEP_S", "0")
     monkeypatch.setattr("aibench.harness.session.open_energy_meter", lambda device: (meter, None))
-    cfg = SessionConfig(benchmark="DC-AI-C5", profile="tiny", seed=1, run_index=1, session_dir=str(tmp_path / "s"),
+    cfg = SessionConfig(benchmark="TEST-slow", profile="tiny", seed=1, run_index=1, session_dir=str(tmp_path / "s"),
                         data_root=str(tmp_path), data_source="embedded", device="cpu", overrides=Overrides())
     result = run_session(cfg, lambda event: None)
     validate_result(result)
     return result
 
 
-def test_session_reports_energy_to_quality_from_a_meter(plugins, tmp_path: Path, monkeypatch):
+def test_session_reports_energy_to_quality_from_a_meter(tmp_path: Path, monkeypatch):
     result = _session_with_meter(_FakeMeter(), tmp_path, monkeypatch)
     assert result["status"] == "success"
     # Readings: run_start (1), target reached (2), run_stop (3).
@@ -136,7 +145,7 @@ class _FailingMeter(_FakeMeter):
         return super().read()
 
 
-def test_a_failing_meter_costs_the_energy_figure_not_the_session(plugins, tmp_path: Path, monkeypatch):
+def test_a_failing_meter_costs_the_energy_figure_not_the_session(tmp_path: Path, monkeypatch):
     result = _session_with_meter(_FailingMeter(), tmp_path, monkeypatch)
     assert result["status"] == "success"
     assert result["metrics"]["energy_to_quality_j"] is None and result["metrics"]["energy_j"] is None

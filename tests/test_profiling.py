@@ -3,6 +3,8 @@ tiny profile, a few steps)."""
 
 from __future__ import annotations
 
+import itertools
+
 import io
 import json
 import time
@@ -17,6 +19,8 @@ from rich.console import Console
 import aibench.harness.operator_classes as ops
 import aibench.registry as registry
 from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
+from aibench.benchmarks.quality import AtLeast
+from fault_benchmarks import info
 from aibench.catalog import CATALOG
 from aibench.harness.config import ConfigError
 from aibench.harness.operator_classes import (aggregate_classes, attribute, classify_kernel, classify_op, is_wrapper,
@@ -252,7 +256,8 @@ class _Sleepy(Benchmark):
     """Known phase durations; 3 batches an epoch, so a profile crosses epochs."""
 
     quality_metric = "score"
-    profiles = {"tiny": ProfileSettings(batch_size=4, learning_rate=0.1, max_epochs=1, target=1.0)}
+    profiles = {"tiny": ProfileSettings(batch_size=4, learning_rate=0.1, max_epochs=1, target=AtLeast("score", 1.0),
+                                        options=None)}
     fail_at_step: int | None = None
 
     def build(self) -> None:
@@ -293,10 +298,13 @@ class _Sleepy(Benchmark):
         return 12
 
 
+_SLEEPY_IDS = itertools.count(1)
+
+
 @pytest.fixture
-def sleepy() -> Iterable[str]:
-    taken = set(registry.runnable_ids()) | {"DC-AI-C2", "DC-AI-C3", "DC-AI-C4", "DC-AI-C5", "DC-AI-C6"}
-    bench_id = next(info.id for info in CATALOG if info.id not in taken)
+def sleepy() -> str:
+    """A fresh test-only benchmark under its own reserved id (registrations are never removed)."""
+    bench_id = f"TEST-sleepy-{next(_SLEEPY_IDS)}"
     created: list[Benchmark] = []
 
     class Sleepy(_Sleepy):
@@ -304,10 +312,9 @@ def sleepy() -> Iterable[str]:
             super().__init__(ctx)
             created.append(self)
 
-    registry.register(bench_id)(Sleepy)
+    registry.register(bench_id, info(bench_id, "known phase durations"))(Sleepy)
     Sleepy.created = created  # type: ignore[attr-defined]
-    yield bench_id
-    registry._IMPLEMENTATIONS.pop(bench_id, None)
+    return bench_id
 
 
 def _cfg(bench_id: str, tmp_path: Path, **kw: Any) -> ProfileConfig:

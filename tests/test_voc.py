@@ -11,7 +11,7 @@ from PIL import Image
 
 from aibench.datasets.embedded import DataLayoutError, check_layout, missing_paths
 from aibench.datasets.voc import (
-    CLASS_TO_LABEL, VOC_CLASSES, VOC_DATASET, VOCDetection, generate_voc, read_voc, voc2007_dir,
+    CLASS_TO_LABEL, VOC_CLASSES, VOC_DATASET, VOCDetection, VOCParams, generate_voc, read_voc, voc2007_dir,
 )
 
 
@@ -142,8 +142,7 @@ def test_missing_layout_is_reported(tmp_path: Path):
         check_layout(VOC_DATASET, tmp_path)
 
 
-PARAMS = {"num_classes": 3, "num_trainval": 12, "num_test": 8, "image_size": 64, "max_objects": 2,
-          "difficult_prob": 0.5}
+PARAMS = VOCParams(num_classes=3, num_trainval=12, num_test=8, image_size=64, max_objects=2, difficult_prob=0.5)
 
 
 def test_generator_writes_the_real_layout_and_reads_back(tmp_path: Path):

@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--ncu-target", action="store_true", help=argparse.SUPPRESS)  # the child that ncu profiles
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     pr.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
+    pr.add_argument("--memory-format", default="contiguous", help=f"one of: {', '.join(MEMORY_FORMATS)}")
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--data-root", type=Path, help="folder holding the real datasets (see README)")
     pr.add_argument("--top", type=int, default=15, help="operators/kernels listed (default 15)")
@@ -315,6 +316,15 @@ def _data_root(cls: type, profile: str, data_root: Path | None) -> Path:
     return ensure_embedded(cls.dataset, cls.profiles[profile].data)
 
 
+def _assets(cls: type, profile: str, data_root: Path) -> dict[str, Path]:
+    """The benchmark's evaluation assets (built once, off the clock), as a session would get them."""
+    from aibench.harness.display import PlainDisplay
+    from aibench.harness.runner import prepare_asset
+
+    display = PlainDisplay(stream=sys.stderr)
+    return {a.name: prepare_asset(cls, a, cls.profiles[profile], data_root, display) for a in cls.assets}
+
+
 def _set_threads() -> None:
     if threads := threads_from_env():
         import torch
@@ -382,8 +392,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 180)
     errors = 0
     for bench_id in ids:
+        cls = get_benchmark(bench_id)
         cfg = ProfileConfig(benchmark=bench_id, data_root=roots[bench_id], out_dir=out / bench_id,
                             profile=args.profile, device=device, precision=args.precision, seed=args.seed,
+                            assets=_assets(cls, args.profile, roots[bench_id]), memory_format=args.memory_format,
                             warmup_steps=args.warmup, timed_steps=args.timed_steps, profiled_steps=args.steps,
                             run_prelude=not args.skip_prelude, evaluate=not args.no_eval, top=args.top)
         if args.ncu_target:
@@ -431,7 +443,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
         precision=args.precision, seed=args.seed, checkpoint=checkpoint,
         scenarios=tuple(args.scenarios) if args.scenarios else None, min_duration_s=args.duration,
         min_query_count=args.min_queries, target_qps=args.target_qps, latency_bound_ms=args.latency_bound_ms,
-        max_batch=args.max_batch)
+        max_batch=args.max_batch, assets=_assets(cls, args.profile, data_root))
     print(f"AIBench infer: {bench_id} | profile {cfg.profile} | scenarios {', '.join(cfg.resolved_scenarios())} "
           f"| weights {checkpoint or 'untrained'} | results in {out_dir}")
     try:

@@ -1,37 +1,52 @@
-"""Benchmarks that fail on purpose, to test the harness's isolation. They borrow catalog ids that have no
-implementation yet and exist only when AIBENCH_PLUGINS names this module (tests only)."""
+"""Benchmarks that fail on purpose or exercise the contract, to test the harness (tests only).
+
+They register under reserved TEST-* ids, outside the catalog, so they can never shadow a real benchmark; child
+sessions import this module through AIBENCH_PLUGINS (set by tests/conftest.py).
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
+from aibench.benchmarks.base import AssetSpec, Benchmark, ProfileSettings, StepOutput
+from aibench.benchmarks.quality import AllOf, AtLeast, AtMost, Within
+from aibench.catalog import BenchmarkInfo
 from aibench.datasets.embedded import DatasetSpec
 from aibench.registry import register
 
 
-def _write(root: Path, params: Mapping[str, Any], seed: int) -> None:
+def info(bench_id: str, task: str) -> BenchmarkInfo:
+    return BenchmarkInfo(bench_id, bench_id.lower().replace("-", "_"), task, "linear layer", "fake", "score",
+                         "-", "-", "-")
+
+
+def _write(root: Path, params: Any, seed: int) -> None:
     (root / "fake").mkdir(parents=True, exist_ok=True)
     (root / "fake" / "data.txt").write_text("1 2 3\n")
 
 
-FAKE = DatasetSpec(name="fake", required=("fake/data.txt",), generate=_write)
-TINY = {"tiny": ProfileSettings(batch_size=2, learning_rate=0.1, max_epochs=3, target=10.0, time_limit_s=60)}
+FAKE = DatasetSpec(name="fake", required=("fake/data.txt",), generate=_write, params=type(None))
+
+
+def _tiny(target: Any = AtLeast("score", 10.0), max_epochs: int = 3, **kw: Any) -> dict[str, ProfileSettings[Any]]:
+    return {"tiny": ProfileSettings(batch_size=2, learning_rate=0.1, max_epochs=max_epochs, target=target,
+                                    options=None, time_limit_s=60, **kw)}
 
 
 class _Fake(Benchmark):
     dataset = FAKE
     quality_metric = "score"
-    profiles = TINY
+    profiles = _tiny()
 
     def build(self) -> None:
-        self.model = torch.nn.Linear(2, 1)
+        model = torch.nn.Linear(2, 1)
+        self.model = self.add_trained("model", model, torch.optim.SGD(model.parameters(), lr=0.1))
         self.epoch = 0
 
     def load_data(self) -> None:
@@ -53,11 +68,8 @@ class _Fake(Benchmark):
     def eval_samples(self) -> int:
         return 4
 
-    def optimizer_settings(self) -> dict[str, Any]:
-        return {"opt_name": "none", "opt_base_learning_rate": self.settings.learning_rate}
 
-
-@register("DC-AI-C2")
+@register("TEST-crash", info("TEST-crash", "dies in epoch 2"))
 class Crashes(_Fake):
     """The process dies hard in epoch 2 (as a segfault or OOM kill would)."""
 
@@ -67,7 +79,7 @@ class Crashes(_Fake):
         return super().train_step(batch)
 
 
-@register("DC-AI-C3")
+@register("TEST-hang", info("TEST-hang", "hangs in epoch 2"))
 class Hangs(_Fake):
     """A step that never returns: only the parent's kill can end it."""
 
@@ -77,28 +89,63 @@ class Hangs(_Fake):
         return super().train_step(batch)
 
 
-@register("DC-AI-C4")
+@register("TEST-diverge", info("TEST-diverge", "NaN loss in epoch 2"))
 class Diverges(_Fake):
     def train_step(self, batch: Any) -> StepOutput:
         return StepOutput(loss=torch.tensor(float("nan") if self.epoch == 2 else 1.0), samples=2)
 
 
-@register("DC-AI-C5")
+@register("TEST-slow", info("TEST-slow", "reaches its target in epoch 3, slowly"))
 class Slow(_Fake):
     """Reaches its target (score 3) at epoch 3, slowly enough to be interrupted or timed out."""
 
-    profiles = {"tiny": ProfileSettings(batch_size=2, learning_rate=0.1, max_epochs=5, target=3.0,
-                                        time_limit_s=60)}
+    profiles = _tiny(AtLeast("score", 3.0), max_epochs=5, convergent=AtLeast("score", 2.0))
 
     def train_step(self, batch: Any) -> StepOutput:
         time.sleep(float(os.environ.get("AIBENCH_FAKE_STEP_S", "0.05")))
         return super().train_step(batch)
 
 
-@register("DC-AI-C6")
+@register("TEST-raise", info("TEST-raise", "load_data raises"))
 class Raises(_Fake):
     def load_data(self) -> None:
         raise ValueError("corrupt file /nowhere/x.jpg")
 
 
-IDS = ("DC-AI-C2", "DC-AI-C3", "DC-AI-C4", "DC-AI-C5", "DC-AI-C6")
+@register("TEST-build-error", info("TEST-build-error", "build raises"))
+class BuildFails(_Fake):
+    def build(self) -> None:
+        raise RuntimeError("cannot build: out of device memory (injected)")
+
+
+def _build_scorer(out_dir: Path, data_root: Path, settings: ProfileSettings[Any]) -> None:
+    counter = Path(os.environ["AIBENCH_FAKE_ASSET_COUNTER"])   # counts builds, to show the cache works
+    counter.write_text(str(int(counter.read_text() or "0") + 1) if counter.exists() else "1")
+    (out_dir / "scorer.txt").write_text("0.25\n")
+
+
+@register("TEST-gan", info("TEST-gan", "two trained modules, named losses, a band target, an asset"))
+class TwoPlayers(_Fake):
+    """A GAN-shaped session: generator and critic with their own optimizers, two named losses, a target that
+    is a band on one metric plus a bound on another, and an evaluation asset built before the session."""
+
+    quality_metric = "em"
+    higher_is_better = False
+    profiles = _tiny(AllOf((Within("em", 1.0, 0.25), AtMost("fid", 50.0))), max_epochs=6)
+    assets = (AssetSpec("scorer", _build_scorer, "a fake scorer network"),)
+
+    def build(self) -> None:
+        gen, critic = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+        self.add_trained("generator", gen, torch.optim.Adam(gen.parameters(), lr=1e-3))
+        self.add_trained("critic", critic, torch.optim.RMSprop(critic.parameters(), lr=5e-5))
+        self.epoch = 0
+
+    def train_step(self, batch: Any) -> StepOutput:
+        bad = os.environ.get("AIBENCH_FAKE_CRITIC_NAN") == "1" and self.epoch == 2
+        return StepOutput(loss={"generator": torch.tensor(0.5), "critic": torch.tensor(float("nan") if bad else 0.1)},
+                          samples=2)
+
+    def evaluate(self) -> dict[str, float]:
+        offset = float((self.ctx.assets["scorer"] / "scorer.txt").read_text())
+        # em: 4, 2, 1.33, 1.0, ... -> first inside 1 +/- 0.25 at epoch 4; fid is met from epoch 2 on
+        return {"em": 4.0 / self.epoch, "fid": 100.0 / self.epoch - offset}

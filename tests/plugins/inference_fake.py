@@ -1,7 +1,6 @@
 """Tiny benchmarks for the LoadGen inference harness (tests only): a linear classifier over 12 fixed samples.
 
-They borrow catalog ids that have no implementation yet (DC-AI-C7, DC-AI-C8) and exist only while a test's
-fixture has imported this module (which registers them) and until it unregisters them.
+They register under reserved TEST-* ids (tests/conftest.py imports this module through AIBENCH_PLUGINS).
 """
 
 from __future__ import annotations
@@ -15,8 +14,10 @@ import numpy as np
 import torch
 
 from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
+from aibench.benchmarks.quality import AtLeast
 from aibench.datasets.embedded import DatasetSpec
 from aibench.registry import register
+from fault_benchmarks import info
 
 SAMPLES, FEATURES, CLASSES = 12, 4, 3
 POISON_INDEX = SAMPLES - 1   # FailingInference.infer raises on it (the harness's warm-up uses the first samples)
@@ -28,18 +29,20 @@ def _write(root: Path, params: Mapping[str, Any], seed: int) -> None:
     (root / "inference-fake").mkdir(parents=True, exist_ok=True)
 
 
-FAKE = DatasetSpec(name="inference-fake", required=(), generate=_write)
+FAKE = DatasetSpec(name="inference-fake", required=(), generate=_write, params=type(None))
 
 
-@register("DC-AI-C7")
+@register("TEST-infer", info("TEST-infer", "linear classifier for LoadGen tests"))
 class LinearInference(Benchmark):
     dataset = FAKE
     quality_metric = "accuracy"
-    profiles = {"tiny": ProfileSettings(batch_size=4, learning_rate=0.5, max_epochs=3, target=0.5, time_limit_s=60)}
+    profiles = {"tiny": ProfileSettings(batch_size=4, learning_rate=0.5, max_epochs=3,
+                                        target=AtLeast("accuracy", 0.5), options=None, time_limit_s=60)}
 
     def build(self) -> None:
-        self.model = torch.nn.Linear(FEATURES, CLASSES).to(self.device)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.settings.learning_rate)
+        model = torch.nn.Linear(FEATURES, CLASSES).to(self.device)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=self.settings.learning_rate)
+        self.model = self.add_trained("model", model, self.optimizer)
 
     def load_data(self) -> None:
         gen = torch.Generator().manual_seed(1234)  # fixed data, whatever the session's seed
@@ -76,7 +79,7 @@ class LinearInference(Benchmark):
         return SAMPLES
 
 
-@register("DC-AI-C8")
+@register("TEST-infer-fails", info("TEST-infer-fails", "inference raises on one sample"))
 class FailingInference(LinearInference):
     """infer() raises whenever the batch holds the last sample: after warm-up, inside LoadGen's test."""
 
@@ -86,4 +89,4 @@ class FailingInference(LinearInference):
         return super().infer(indices)
 
 
-IDS = ("DC-AI-C7", "DC-AI-C8")
+IDS = ("TEST-infer", "TEST-infer-fails")

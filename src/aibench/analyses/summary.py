@@ -84,7 +84,8 @@ def bootstrap_interval(times: Sequence[float | None], confidence: float = 0.95,
     invalid = np.isinf(samples).sum(1) >= 2
     middle = samples[:, 1:-1]
     scores = np.where(invalid, math.inf, np.where(np.isinf(middle), 0.0, middle).sum(1) / middle.shape[1])
-    lo, hi = np.quantile(scores, [(1 - confidence) / 2, (1 + confidence) / 2])
+    # No interpolation between resamples: an infinite (invalid) score must not turn into NaN.
+    lo, hi = np.quantile(scores, [(1 - confidence) / 2, (1 + confidence) / 2], method="inverted_cdf")
     return {"confidence": confidence, "low_s": float(lo) if math.isfinite(lo) else None,
             "high_s": float(hi) if math.isfinite(hi) else None, "resamples": resamples,
             "invalid_resamples": float(invalid.mean()), "method": "percentile bootstrap over sessions (seed 0)"}

@@ -38,8 +38,8 @@ from typing import Any
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from aibench.benchmarks.base import Benchmark, BenchmarkContext
-from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
+from aibench.benchmarks.base import MEMORY_FORMATS, Benchmark, BenchmarkContext
+from aibench.harness.config import ConfigError, check_device, check_precision, check_profile, threads_from_env
 from aibench.harness.operator_classes import (CLASS_HELP, aggregate_classes, attribute, classify_kernel, classify_op,
                                               top_operators)
 from aibench.harness.results import RESULT_SCHEMA_VERSION
@@ -67,6 +67,7 @@ class ProfileConfig:
     profile: str = "small"
     device: str = "auto"
     precision: str = "fp32"
+    memory_format: str = "contiguous"
     seed: int = 0
     warmup_steps: int = 3
     profiled_steps: int = 5
@@ -75,12 +76,15 @@ class ProfileConfig:
     evaluate: bool = True
     top: int = 15
     threads: int | None = None     # torch threads; None: $AIBENCH_THREADS if set, else torch's choice
+    assets: dict[str, Path] | None = None   # evaluation assets, built off the clock by the caller
 
     def __post_init__(self) -> None:
         self.data_root, self.out_dir = Path(self.data_root), Path(self.out_dir)
         check_profile(self.profile)
         check_precision(self.precision)
         check_device(self.device)
+        if self.memory_format not in MEMORY_FORMATS:
+            raise ConfigError(f"--memory-format must be one of {', '.join(MEMORY_FORMATS)}, got {self.memory_format!r}")
         if self.warmup_steps < 0:
             raise ConfigError(f"--warmup must be 0 or more, got {self.warmup_steps}")
         for name in ("timed_steps", "profiled_steps", "top"):
@@ -96,10 +100,6 @@ def _has_prelude(bench: Benchmark) -> bool:
     return type(bench).prelude is not Benchmark.prelude
 
 
-class _NeedsPrelude(Exception):
-    pass
-
-
 class _BatchStream:
     """Batches of epoch 1, then 2, 3 ... (calling end_epoch between epochs, as a session does)."""
 
@@ -109,12 +109,7 @@ class _BatchStream:
         self._it: Iterator[Any] | None = None
 
     def _open(self) -> None:
-        try:
-            self._it = iter(self.bench.train_batches(self.epoch))
-        except RuntimeError as exc:
-            if self.epoch == 1:
-                raise _NeedsPrelude(str(exc)) from exc
-            raise
+        self._it = iter(self.bench.train_batches(self.epoch))
 
     def next(self) -> Any:
         if self._it is None:
@@ -197,8 +192,8 @@ class _PhaseTimer:
 
 @contextlib.contextmanager
 def _torch_threads(threads: int | None) -> Iterator[None]:
-    if threads is None and os.environ.get("AIBENCH_THREADS"):
-        threads = int(os.environ["AIBENCH_THREADS"])
+    if threads is None:
+        threads = threads_from_env()
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -235,7 +230,11 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
     unavailable: dict[str, str] = {}
     seed_everything(cfg.seed)
     ctx = BenchmarkContext(profile=cfg.profile, settings=settings, data_root=cfg.data_root, device=device,
-                           precision=cfg.precision, seed=cfg.seed)
+                           precision=cfg.precision, seed=cfg.seed, memory_format=cfg.memory_format,
+                           assets=cfg.assets or {})
+    if cls.requires_prelude and not cfg.run_prelude:
+        raise ProfileError(f"{info.id} cannot train without its prelude (it distils a model the prelude trains); "
+                           "run the profile without --skip-prelude")
     bench = cls(ctx)
     say(f"{info.id}: building the model")
     bench.build()
@@ -247,23 +246,17 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
     prelude = _prelude(bench, cfg, device, say)
 
     stream = _BatchStream(bench)
-    try:
-        # 1. warm-up
-        if cfg.warmup_steps:
-            say(f"{info.id}: {cfg.warmup_steps} warm-up step(s)")
-        for _ in range(cfg.warmup_steps):
-            bench.train_step(stream.next()).loss_value()
-        # 2. timed steps with the phase breakdown (and the optional counters around them)
-        say(f"{info.id}: {cfg.timed_steps} timed step(s)")
-        breakdown, counters_result = _timed_steps(bench, stream, cfg.timed_steps, device, counters)
-        # 3. profiled steps
-        say(f"{info.id}: {cfg.profiled_steps} profiled step(s) under torch.profiler")
-        prof, profiled_wall_s = _profiled_steps(bench, stream, cfg.profiled_steps, device)
-    except _NeedsPrelude as exc:
-        if not cfg.run_prelude:
-            raise ProfileError(f"{info.id} cannot train without its prelude ({exc}); "
-                               "run the profile without --skip-prelude") from None
-        raise RuntimeError(str(exc)) from None
+    # 1. warm-up
+    if cfg.warmup_steps:
+        say(f"{info.id}: {cfg.warmup_steps} warm-up step(s)")
+    for _ in range(cfg.warmup_steps):
+        bench.train_step(stream.next()).losses()
+    # 2. timed steps with the phase breakdown (and the optional counters around them)
+    say(f"{info.id}: {cfg.timed_steps} timed step(s)")
+    breakdown, counters_result = _timed_steps(bench, stream, cfg.timed_steps, device, counters)
+    # 3. profiled steps
+    say(f"{info.id}: {cfg.profiled_steps} profiled step(s) under torch.profiler")
+    prof, profiled_wall_s = _profiled_steps(bench, stream, cfg.profiled_steps, device)
 
     trace_path = cfg.out_dir / TRACE_NAME
     prof.export_chrome_trace(str(trace_path))
@@ -346,7 +339,7 @@ def _prelude(bench: Benchmark, cfg: ProfileConfig, device: torch.device, say: Em
     steps = 0
     for out in bench.prelude():
         steps += 1
-        loss = out.loss_value()
+        loss = sum(out.losses().values())
         now = time.perf_counter()
         if now - last >= PRELUDE_PROGRESS_S:
             last = now
@@ -384,7 +377,7 @@ def _timed_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torch.d
                 timer.reset()
                 timer.active = True
                 out = bench.train_step(batch)
-                losses.append(out.loss_value())
+                losses.append(sum(out.losses().values()))
                 synchronize(device)
                 t2 = time.perf_counter()
                 timer.active = False
@@ -439,7 +432,7 @@ def _profiled_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torc
                 with record_function("aibench.data"):
                     batch = stream.next()
                 with record_function("aibench.train_step"):
-                    bench.train_step(batch).loss_value()
+                    bench.train_step(batch).losses()
         synchronize(device)
     return prof, time.perf_counter() - t0
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-RESULT_SCHEMA_VERSION = "aibench.result/2"
+RESULT_SCHEMA_VERSION = "aibench.result/3"
 SUMMARY_SCHEMA_VERSION = "aibench.summary/1"
 SCHEMA_PATH = Path(__file__).with_name("result.schema.json")
 
