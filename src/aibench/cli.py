@@ -6,11 +6,12 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from aibench.benchmarks.base import MEMORY_FORMATS, PRECISIONS, PROFILES
+from aibench.benchmarks.base import MEMORY_FORMATS, PRECISIONS, PROFILES, Benchmark
 from aibench.catalog import SUITES
 from aibench.datasets.embedded import DataLayoutError
 from aibench.harness.config import ConfigError, check_profile, threads_from_env
@@ -304,7 +305,7 @@ def _timestamped(kind: str, suffix: str = "") -> Path:
     return stamp.parent / f"{kind}-{stamp.name}{suffix}"
 
 
-def _data_root(cls: type, profile: str, data_root: Path | None) -> Path:
+def _data_root(cls: type[Benchmark], profile: str, data_root: Path | None) -> Path:
     """The user's dataset folder (layout checked), or the embedded data of a tiny/small profile."""
     from aibench.datasets.embedded import check_layout, ensure_embedded
 
@@ -316,7 +317,7 @@ def _data_root(cls: type, profile: str, data_root: Path | None) -> Path:
     return ensure_embedded(cls.dataset, cls.profiles[profile].data)
 
 
-def _assets(cls: type, profile: str, data_root: Path) -> dict[str, Path]:
+def _assets(cls: type[Benchmark], profile: str, data_root: Path) -> dict[str, Path]:
     """The benchmark's evaluation assets (built once, off the clock), as a session would get them."""
     from aibench.harness.display import PlainDisplay
     from aibench.harness.runner import prepare_asset
@@ -398,6 +399,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                             assets=_assets(cls, args.profile, roots[bench_id]), memory_format=args.memory_format,
                             warmup_steps=args.warmup, timed_steps=args.timed_steps, profiled_steps=args.steps,
                             run_prelude=not args.skip_prelude, evaluate=not args.no_eval, top=args.top)
+        counters: Any
         if args.ncu_target:
             counters, unavailable = CudaProfilerRange, None
         elif device == "cpu":

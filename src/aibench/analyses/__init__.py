@@ -1,1 +1,1 @@
-"""Analyses over session results: suite summaries (and, later, characterization, variation, reports)."""
+"""Analyses over session results: suite summaries, characterization, baselines against targets."""

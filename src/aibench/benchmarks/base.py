@@ -53,6 +53,7 @@ PRECISIONS = ("fp32", "bf16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
 O = TypeVar("O")  # a benchmark's options: a frozen dataclass of its own
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,8 @@ class Benchmark(ABC):
         self.device = ctx.device
         self.trained: dict[str, Trained] = {}
 
-    def add_trained(self, name: str, module: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    schedule: Any = None) -> torch.nn.Module:
+    def add_trained(self, name: str, module: M, optimizer: torch.optim.Optimizer | None = None,
+                    schedule: Any = None) -> M:
         """Declare a module this session trains; returns the module to train and call.
 
         The harness logs its optimizer (MLPerf `opt_*` keys, one set per module), saves its weights in
@@ -227,7 +228,7 @@ class Benchmark(ABC):
         if name in self.trained:
             raise ValueError(f"{type(self).__name__} declares the trained module {name!r} twice")
         if self.ctx.memory_format == "channels_last":
-            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            module.to(memory_format=torch.channels_last)  # in place, like every Module.to
         self.trained[name] = Trained(module, optimizer, schedule)
         return module
 
@@ -286,13 +287,15 @@ class Benchmark(ABC):
         LoadGen's query sample library calls this off the clock, so `infer` on these indices measures the model,
         not the storage. The default fills `self.eval_inputs` when a benchmark keeps one (a `SampleCache`).
         """
-        if isinstance(getattr(self, "eval_inputs", None), SampleCache):
-            self.eval_inputs.load(indices)
+        cache = getattr(self, "eval_inputs", None)
+        if isinstance(cache, SampleCache):
+            cache.load(indices)
 
     def unload_samples(self, indices: Sequence[int]) -> None:
         """Release what `load_samples` holds."""
-        if isinstance(getattr(self, "eval_inputs", None), SampleCache):
-            self.eval_inputs.unload(indices)
+        cache = getattr(self, "eval_inputs", None)
+        if isinstance(cache, SampleCache):
+            cache.unload(indices)
 
     def inference_batch_size(self) -> int:
         """Largest batch `infer` is given (Offline and Server scenarios batch queries up to it)."""

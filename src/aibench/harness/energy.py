@@ -18,6 +18,8 @@ expose AMD's RAPL MSRs under the same ``intel-rapl`` names (package only; AMD ha
 
 from __future__ import annotations
 
+import importlib
+
 import re
 import threading
 from dataclasses import dataclass, field
@@ -203,7 +205,7 @@ class _NvmlMeter(EnergyMeter):
 def _open_nvml(index: int, nvml: Any | None) -> tuple[_NvmlMeter | None, str | None]:
     if nvml is None:
         try:
-            import pynvml as nvml  # the maintained `nvidia-ml-py` package; only GPU machines need it
+            nvml = importlib.import_module("pynvml")  # the maintained `nvidia-ml-py` package; GPU machines only
         except ImportError:
             return None, "NVML unavailable: nvidia-ml-py not installed (pip install nvidia-ml-py)"
     try:

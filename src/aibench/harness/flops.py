@@ -60,6 +60,7 @@ def count_probe(probe: ModelProbe) -> dict[str, Any]:
 def characterize_model(cls: type[Benchmark], settings: ProfileSettings) -> dict[str, Any]:
     """`count_probe` of a benchmark at some settings: on `meta` where its probe allows, else on the CPU."""
     t0 = time.perf_counter()
+    probe: ModelProbe | None
     try:
         with torch.device("meta"):
             probe = cls.model_probe(settings, torch.device("meta"))

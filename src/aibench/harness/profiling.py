@@ -29,7 +29,7 @@ import functools
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,12 +178,12 @@ class _PhaseTimer:
                 self.optimizer += self._mark() - self._opt_t0
 
         self._handles = [register_optimizer_step_pre_hook(pre_hook), register_optimizer_step_post_hook(post_hook)]
-        torch.autograd.backward = timed_backward  # type: ignore[assignment]
+        torch.autograd.backward = timed_backward
 
     def uninstall(self) -> None:
         self.active = False
         if self._orig_backward is not None:
-            torch.autograd.backward = self._orig_backward  # type: ignore[assignment]
+            torch.autograd.backward = self._orig_backward
             self._orig_backward = None
         for handle in self._handles:
             handle.remove()
@@ -520,7 +520,7 @@ def _analyse(prof: Any, device: torch.device, top: int, steps: int) -> dict[str,
 def _steps_per_epoch(bench: Benchmark, batch_size: int) -> tuple[int | None, str | None]:
     try:
         batches = bench.train_batches(1)
-        if hasattr(batches, "__len__"):
+        if isinstance(batches, Sized):
             return len(batches), "len(train_batches(1))"
     except Exception:  # noqa: BLE001 - fall back to the sample count
         pass

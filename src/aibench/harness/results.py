@@ -27,13 +27,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def validate_result(result: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError if a result does not match the shipped schema."""
     import jsonschema

@@ -290,7 +290,8 @@ def _synthesized_result(cfg: SessionConfig, settings: ProfileSettings, status: s
         "system": {**describe_system(), "device": cfg.device},
         "metrics": {
             "time_to_quality_s": None, "epochs_to_quality": None, **curve_metrics(cls, curve),
-            "throughput_samples_per_s": None, "epochs_completed": max(epochs_done, curve[-1]["epoch"] if curve else 0),
+            "throughput_samples_per_s": None,
+            "epochs_completed": max([epochs_done, *(int(e["epoch"]) for e in evals)]),
             "time_per_epoch_s": None, "eval_time_s": None, "run_time_s": None, "peak_rss_mib": None,
             "unavailable": {"all": f"the session ended as {status} before reporting its measurements"},
         },
