@@ -12,6 +12,8 @@ from aibench import registry
 from aibench.cli import main
 from aibench.harness.results import validate_result
 
+pytestmark = pytest.mark.slow
+
 
 def test_characterize_writes_a_valid_table(tmp_path: Path, capsys):
     out = tmp_path / "char.json"

@@ -15,6 +15,9 @@ from aibench.harness.compliance import write_rulesets
 from aibench.harness.results import validate_result
 
 RUNNABLE = registry.runnable_ids()
+# One tiny session per registered benchmark, all in one `aibench run` (module fixture): the first test pays for
+# all of them, so it gets a longer limit than pytest-timeout's default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60 * len(RUNNABLE) + 120)]
 
 
 @pytest.fixture(scope="module")
