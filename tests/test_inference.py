@@ -19,7 +19,9 @@ from aibench.benchmarks.base import BenchmarkContext  # noqa: E402
 from aibench.harness.inference import (  # noqa: E402
     LOG_FILES, SERVER_LOAD_FRACTION, SERVER_MIN_QUERIES, SINGLE_STREAM_MIN_QUERIES, CheckpointError,
     InferenceConfig, decode_output, encode_output, find_checkpoint, parse_summary, print_inference, run_inference)
-from aibench.harness.session import seed_everything  # noqa: E402
+from aibench.harness.config import Overrides, SessionConfig  # noqa: E402
+from aibench.harness.results import write_json_atomic  # noqa: E402
+from aibench.harness.session import run_session, seed_everything  # noqa: E402
 
 DURATION_S = 0.3
 HANG_LIMIT_S = 60.0
@@ -66,20 +68,13 @@ def _cfg(tmp_path: Path, bench: str = "TEST-infer", **kwargs: Any) -> InferenceC
 
 def _trained_checkpoint(fake: Any, folder: Path, *, bench_id: str = "TEST-infer", profile: str = "tiny",
                         status: str = "success", finished_at: str = "2026-01-01T00:00:00+00:00") -> Path:
-    """Train the fake a few steps and save it the way a session does: weights.pt beside result.json."""
-    seed_everything(7)
-    cls = fake.LinearInference
-    bench = cls(BenchmarkContext(profile="tiny", settings=cls.profiles["tiny"], data_root=folder,
-                                 device=torch.device("cpu"), seed=7))
-    bench.build()
-    bench.load_data()
-    for _ in range(20):
-        bench.train_step((bench.x, bench.y))
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(bench.model_state(), folder / "weights.pt")
-    result = {"benchmark": {"id": bench_id}, "profile": profile, "status": status, "seed": 7,
-              "finished_at": finished_at, "metrics": {"final_quality": 0.5}, "files": {"weights": "weights.pt"}}
-    (folder / "result.json").write_text(json.dumps(result))
+    """A real (in-process) session of the fake: weights.pt beside a valid result.json, then relabelled."""
+    cfg = SessionConfig(benchmark="TEST-infer", profile="tiny", seed=7, run_index=1, session_dir=str(folder),
+                        data_root=str(folder), data_source="embedded", device="cpu", overrides=Overrides())
+    result = run_session(cfg, lambda event: None)
+    result.update(status=status, finished_at=finished_at, profile=profile)
+    result["benchmark"]["id"] = bench_id
+    write_json_atomic(folder / "result.json", result)
     return folder / "weights.pt"
 
 

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from aibench.benchmarks.base import MEMORY_FORMATS, PRECISIONS, PROFILES, Benchmark
 from aibench.catalog import SUITES
 from aibench.datasets.embedded import DataLayoutError
 from aibench.harness.config import ConfigError, check_profile, threads_from_env
+from aibench.harness.display import make_console
 from aibench.registry import (NotRunnableError, UnknownBenchmarkError, get_benchmark, is_runnable,
                               list_benchmarks, resolve, runnable_ids, suite_ids)
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130   # 128 + SIGINT
+EXIT_TERMINATED = 143    # 128 + SIGTERM
 
 
 class UsageError(Exception):
@@ -155,7 +158,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for info in list_benchmarks(args.pattern, args.suite):
         table.add_row(info.id, info.task, info.model, info.dataset, info.metric, info.paper_target,
                       info.convergent_quality, "yes" if is_runnable(info.id) else "not yet")
-    Console(width=200).print(table)
+    make_console(width=200).print(table)
     return 0
 
 
@@ -163,8 +166,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aibench.analyses.summary import print_sessions, print_summary, summarize
     from aibench.harness.config import Overrides
     from aibench.harness.display import make_display
-    from aibench.harness.results import write_json_atomic
-    from aibench.harness.runner import Interrupted, RunPlan, default_out_dir, run_plan
+    from aibench.harness.results import load_results, write_json_atomic
+    from aibench.harness.runner import (Interrupted, ResultsFolder, ResultsUnwritable, RunPlan, default_out_dir,
+                                        run_plan)
 
     ids = _select(args.benchmarks, args.suite)
     threads_from_env()
@@ -178,6 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan_args["seed"] = args.seed
     plan = RunPlan(**plan_args)
     _check_device(args.device)
+    folder = ResultsFolder(plan.out_dir)   # this run's alone: refused if taken, or holding an earlier run
 
     display = make_display()
     display.message(f"AIBench: {', '.join(ids)} | profile {plan.profile} | {plan.runs} run(s) | seed {plan.seed} "
@@ -186,23 +191,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def save_summary(result: dict) -> None:
         done.append(result)
-        write_json_atomic(plan.out_dir / "summary.json", summarize(done))
+        try:   # from the folder's files, so it describes every session there
+            write_json_atomic(plan.out_dir / "summary.json", summarize(load_results(plan.out_dir).results))
+        except OSError as exc:
+            display.message(f"could not write {plan.out_dir / 'summary.json'}: {exc}")
 
-    interrupted = False
+    stopped: str | None = None
     try:
         run_plan(plan, display, on_result=save_summary)
-    except Interrupted:
-        interrupted = True
+    except Interrupted as exc:
+        stopped = str(exc.args[0])
+    except ResultsUnwritable as exc:
+        stopped = f"the results folder cannot be written ({exc.__cause__})"
     finally:
         display.close()
+        folder.close()
     summary = summarize(done)
     if plan.runs > 1:
         print_sessions(done)
     print_summary(summary)
     print(f"results: {plan.out_dir}/ (summary.json, <benchmark>/run-<i>/{{result.json,mllog.txt}})")
-    if interrupted:
-        print("interrupted: finished sessions were kept", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    if stopped in ("SIGINT", "SIGTERM"):
+        print(f"interrupted ({stopped}): finished sessions were kept", file=sys.stderr)
+        return EXIT_INTERRUPTED if stopped == "SIGINT" else EXIT_TERMINATED
+    if stopped:
+        print(f"stopped: {stopped}; the {len(done)} session(s) above are what was measured", file=sys.stderr)
+        return 1
     return 0 if all(r["status"] in ("success", "completed") for r in done) else 1
 
 
@@ -222,6 +236,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     import tempfile
 
     from aibench.harness.compliance import write_rulesets
+    from aibench.harness.display import safe_text
+    from aibench.harness.results import load_results
 
     logs: list[Path] = []
     for path in args.logs:
@@ -234,15 +250,48 @@ def cmd_check(args: argparse.Namespace) -> int:
         ids = sorted(set(runnable_ids()) | {i for i in map(_logged_benchmark, logs) if i and is_runnable(i)})
         entry = write_rulesets(Path(folder), ids)
         for log in logs:
-            proc = subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--config",
-                                   str(entry), "--log_output", "/dev/null", str(log)],
-                                  capture_output=True, text=True)
-            ok = proc.returncode == 0
-            failed += not ok
-            print(f"{'PASS' if ok else 'FAIL'} {log}")
-            if not ok:
-                print((proc.stdout + proc.stderr).strip())
+            problem = _unfit_log(log)
+            if problem is None:
+                try:
+                    proc = subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--config",
+                                           str(entry), "--log_output", "/dev/null", str(log)],
+                                          capture_output=True, text=True, timeout=CHECK_TIMEOUT_S)
+                    if proc.returncode != 0:
+                        problem = (proc.stdout + proc.stderr).strip()
+                except subprocess.TimeoutExpired:
+                    problem = f"MLCommons' checker did not finish within {CHECK_TIMEOUT_S:g} s"
+            failed += problem is not None
+            print(safe_text(f"{'PASS' if problem is None else 'FAIL'} {log}"))
+            if problem is not None:
+                print(safe_text(problem))
+    for path in args.logs:   # the result files beside the logs are checked against their schema too
+        if path.is_dir():
+            skipped = load_results(path).skipped
+            _report_skipped(skipped)
+            failed += len(skipped)
     return 1 if failed else 0
+
+
+# A session log's lines are a few hundred bytes; the checker's parser is quadratic in a line's length, so a
+# multi-megabyte line would take it minutes. Such a log is refused before the checker sees it.
+MAX_LOG_LINE_BYTES = 64 << 10
+MAX_LOG_BYTES = 256 << 20
+CHECK_TIMEOUT_S = 120.0
+
+
+def _unfit_log(log: Path) -> str | None:
+    """Why a file cannot be a session log, before the checker spends minutes on it; None if it can."""
+    try:
+        if log.stat().st_size > MAX_LOG_BYTES:
+            return f"larger than {MAX_LOG_BYTES >> 20} MiB: not a session log"
+        with open(log, "rb") as f:
+            for number, line in enumerate(iter(lambda: f.readline(MAX_LOG_LINE_BYTES + 1), b""), start=1):
+                if len(line) > MAX_LOG_LINE_BYTES and not line.endswith(b"\n"):
+                    return (f"line {number} is longer than {MAX_LOG_LINE_BYTES >> 10} KiB: not a session log line "
+                            "(MLCommons' checker would take minutes on it)")
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    return None
 
 
 def _logged_benchmark(log: Path) -> str | None:
@@ -277,7 +326,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     for bench_id in ids:
         cls = get_benchmark(bench_id)
         rows += run_baselines(cls, args.profile, _data_root(cls, args.profile, args.data_root))
-    print_baselines(rows, Console(width=None if sys.stdout.isatty() else 180))
+    print_baselines(rows, make_console())
     return 0
 
 
@@ -285,12 +334,21 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     from aibench.analyses.summary import print_sessions, print_summary, summarize
     from aibench.harness.results import load_results
 
-    results = load_results(args.results)
-    if not results:
-        raise UsageError(f"no result.json files under {args.results}")
-    print_sessions(results)
-    print_summary(summarize(results))
-    return 0
+    _check_results_dir(args.results)
+    loaded = load_results(args.results)
+    _report_skipped(loaded.skipped)
+    if not loaded.results:
+        raise UsageError(f"no valid session result.json under {args.results}")
+    print_sessions(loaded.results)
+    print_summary(summarize(loaded.results))
+    return 1 if loaded.skipped else 0
+
+
+def _report_skipped(skipped: list[tuple[Path, str]]) -> None:
+    from aibench.harness.display import safe_text
+
+    for path, why in skipped:
+        print(safe_text(f"aibench: skipped {path}: {why}"), file=sys.stderr)
 
 
 def _check_results_dir(path: Path | None) -> None:
@@ -301,8 +359,8 @@ def _check_results_dir(path: Path | None) -> None:
 def _timestamped(kind: str, suffix: str = "") -> Path:
     from aibench.harness.runner import default_out_dir
 
-    stamp = default_out_dir()
-    return stamp.parent / f"{kind}-{stamp.name}{suffix}"
+    path = default_out_dir(kind)
+    return path.with_name(path.name + suffix)
 
 
 def _data_root(cls: type[Benchmark], profile: str, data_root: Path | None) -> Path:
@@ -390,7 +448,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     roots = {bench_id: _data_root(get_benchmark(bench_id), args.profile, args.data_root) for bench_id in ids}
     out = args.out or _timestamped("profile")
     device = str(resolve_device(args.device))
-    console = Console(width=None if sys.stdout.isatty() else 180)
+    console = make_console()
     errors = 0
     for bench_id in ids:
         cls = get_benchmark(bench_id)
@@ -467,8 +525,9 @@ def cmd_characterize(args: argparse.Namespace) -> int:
     check_profile(args.profile)
     _check_results_dir(args.results)
     ids = _select(args.benchmarks, args.suite)
-    console = Console(width=200)
-    result = characterize(ids, args.profile, args.results, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    console = make_console(width=200)
+    result = characterize(ids, args.profile, args.results, progress=lambda m: console.print(m, style="dim"))
+    _report_skipped([(Path(s["path"]), s["reason"]) for s in result["skipped_results"]])
     out = args.out or _timestamped("characterize", ".json")
     write_json_atomic(out, result)
     print_characterization(result, console)
@@ -482,15 +541,28 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "generate-data": cmd_generate, "ch
 
 
 def main(argv: list[str] | None = None) -> int:
+    from aibench.harness.runner import Terminated, raise_on_sigterm
 
     args = _parser().parse_args(argv)
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        raise_on_sigterm()   # a batch scheduler's SIGTERM stops a run the way Ctrl-C does
     try:
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, UnknownBenchmarkError, NotRunnableError, DataLayoutError) as exc:
         print(f"aibench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:   # a plain OS call on a path: one line naming it, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"aibench: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from rich.table import Table
 from aibench.analyses.summary import coefficient_of_variation, olympic_mean, reached_target
 from aibench.benchmarks.quality import first_met, rule_from_json
 from aibench.catalog import PAPER_CHARACTERISTICS, PAPER_RANGES
+from aibench.harness.display import safe_text
 from aibench.harness.flops import FLOP_COUNTER, characterize_model
 from aibench.harness.results import RESULT_SCHEMA_VERSION, load_results
 from aibench.registry import get_benchmark
@@ -58,7 +59,8 @@ def epochs_to_quality(results: list[dict[str, Any]], benchmark_id: str) -> dict[
 
 def characterize(ids: tuple[str, ...], profile: str, results_dir: Path | None = None,
                  progress: Any = None) -> dict[str, Any]:
-    results = load_results(results_dir) if results_dir else []
+    loaded = load_results(results_dir) if results_dir else None
+    results = loaded.results if loaded else []
     rows = []
     for bench_id in ids:
         cls = get_benchmark(bench_id)
@@ -73,6 +75,7 @@ def characterize(ids: tuple[str, ...], profile: str, results_dir: Path | None = 
         row["paper"] = PAPER_CHARACTERISTICS.get(bench_id, "not in the text (Fig. 2 only)")
         rows.append(row)
     return {"schema_version": RESULT_SCHEMA_VERSION, "kind": "characterization", "profile": profile,
+            "skipped_results": [{"path": str(p), "reason": why} for p, why in (loaded.skipped if loaded else [])],
             "counter": FLOP_COUNTER, "units": {"flops": "floating-point operations (1 multiply-add = 2 FLOPs)",
                                                "macs": "multiply-accumulates = FLOPs / 2"},
             "results": str(results_dir) if results_dir else None, "paper_ranges": PAPER_RANGES,
@@ -113,10 +116,10 @@ def print_characterization(result: dict[str, Any], console: Console) -> None:
     for row in result["benchmarks"]:
         e = row["epochs_to_quality"]
         if "unavailable" in e:
-            conv.add_row(row["id"], e["unavailable"], "", row["paper"])
+            conv.add_row(row["id"], safe_text(e["unavailable"]), "", row["paper"])
         else:
-            conv.add_row(row["id"], _epochs_text(e["convergent_quality"], e["convergent"]),
-                         _epochs_text(e["target"], e["targets"]), row["paper"])
+            conv.add_row(row["id"], safe_text(_epochs_text(e["convergent_quality"], e["convergent"])),
+                         safe_text(_epochs_text(e["target"], e["targets"])), row["paper"])
     console.print(conv)
     ranges = result["paper_ranges"]
     console.print(f"Paper's suite ranges: forward {ranges['forward']}; parameters {ranges['parameters']}; "

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+from aibench.harness.display import make_console, safe_text
 
 from aibench.harness.results import SUMMARY_SCHEMA_VERSION
 
@@ -151,7 +152,7 @@ def _num(value: float | None, fmt: str) -> str:
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     # Off a terminal (logs, CI) rich would wrap the table to 80 columns; a wide table stays readable.
-    console = console or Console(width=None if sys.stdout.isatty() else 180)
+    console = console or make_console()
     table = Table(title="AIBench results", show_lines=False)
     for col in ("benchmark", "task", "target", "reached", "time to quality (s)", "epochs to quality",
                 "epochs CV", "samples/s", "train GFLOP/s (% peak)", "energy to quality (J)", "final quality",
@@ -161,20 +162,20 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         finals = ", ".join(_num(q, ".4f") for q in row["final_quality"])
         statuses = ", ".join(sorted(set(row["statuses"])))
         table.add_row(
-            row["benchmark"], row["task"], str(row["target"]),
+            safe_text(row["benchmark"]), safe_text(row["task"]), safe_text(row["target"]),
             f"{row['reached_target']}/{row['runs']}", _ttq(row),
             _num(row["epochs_to_quality_mean"], ".2f"),
             _num(row["epochs_to_quality_cv"] * 100 if row["epochs_to_quality_cv"] is not None else None, ".1f") + (
                 "%" if row["epochs_to_quality_cv"] is not None else ""),
             _num(row["throughput_samples_per_s"], ".1f"), _flops(row), _num(row.get("energy_to_quality_j"), ".0f")
             if row.get("energy_to_quality_j") is not None else ("n/a" if row.get("energy_unavailable") else "-"),
-            finals, statuses)
+            finals, safe_text(statuses))
     console.print(table)
     for row in summary["benchmarks"]:
-        console.print(f"{row['benchmark']} time to quality: {row['time_to_quality_rule']}", highlight=False)
+        console.print(safe_text(f"{row['benchmark']} time to quality: {row['time_to_quality_rule']}"))
     reasons = sorted({reason for row in summary["benchmarks"] for reason in row.get("energy_unavailable", [])})
     for reason in reasons:
-        console.print(f"energy n/a: {reason}", highlight=False)
+        console.print(safe_text(f"energy n/a: {reason}"))
 
 
 def _ttq(row: dict[str, Any]) -> str:
@@ -196,14 +197,14 @@ def _flops(row: dict[str, Any]) -> str:
 
 def print_sessions(results: Sequence[dict[str, Any]], console: Console | None = None) -> None:
     """One row per session: what each seed measured."""
-    console = console or Console(width=None if sys.stdout.isatty() else 180)
+    console = console or make_console()
     table = Table(title="Sessions")
     for col in ("benchmark", "run", "seed", "status", "epochs to quality", "time to quality (s)", "samples/s",
                 "s/epoch", "prelude (s)", "run time (s)", "final quality"):
         table.add_column(col, justify="left" if col in ("benchmark", "status") else "right")
     for r in results:
         m = r["metrics"]
-        table.add_row(r["benchmark"]["id"], str(r["run_index"]), str(r["seed"]), r["status"],
+        table.add_row(safe_text(r["benchmark"]["id"]), str(r["run_index"]), str(r["seed"]), safe_text(r["status"]),
                       _num(m.get("epochs_to_quality"), "d"), _num(m.get("time_to_quality_s"), ".1f"),
                       _num(m.get("throughput_samples_per_s"), ".1f"), _num(m.get("time_per_epoch_s"), ".1f"),
                       _num(m.get("prelude_time_s"), ".1f"), _num(m.get("run_time_s"), ".1f"),

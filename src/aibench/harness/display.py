@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Any, Protocol
@@ -9,6 +10,22 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(value: object) -> str:
+    """Text from a result file or a benchmark, fit to print: ANSI escapes and control characters removed.
+    (Consoles are made with markup off, so `[blink red]` is printed as written, not interpreted.)"""
+    return _CONTROL.sub("", _ANSI.sub("", str(value)))
+
+
+def make_console(width: int | None = None, **kwargs: Any) -> Console:
+    """A console that never interprets rich markup or highlights: what it prints comes from results."""
+    if width is None and not sys.stdout.isatty():
+        width = 180   # off a terminal rich would wrap tables to 80 columns; a wide table stays readable
+    return Console(width=width, markup=False, highlight=False, emoji=False, **kwargs)
 
 
 class Display(Protocol):
@@ -36,8 +53,11 @@ def describe_progress(event: dict[str, Any], metric: str | None) -> str:
         steps = event.get("steps")
         step = f" step {event['step']}/{steps}" if steps else (f" step {event['step']}" if event.get("step") else "")
         parts.append(f"{'eval ' if phase == 'eval' else ''}epoch {epoch}/{max_epochs}{step}")
-    if event.get("loss") is not None:
-        parts.append(f"loss {event['loss']:.4g}")
+    losses = event.get("losses") or {}
+    if len(losses) == 1:
+        parts.append(f"loss {next(iter(losses.values())):.4g}")
+    elif losses:
+        parts.append(" ".join(f"{name} {value:.4g}" for name, value in losses.items()))
     if event.get("quality") is not None:
         parts.append(f"{metric or 'quality'} {event['quality']:.4g}")
     elapsed = event.get("elapsed_s")
@@ -61,7 +81,7 @@ class PlainDisplay:
         self._last = 0.0
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(safe_text(text), file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
         self._print(text)
@@ -94,18 +114,18 @@ class RichDisplay(PlainDisplay):
 
     def __init__(self, console: Console | None = None) -> None:
         super().__init__(interval_s=0)
-        self.console = console or Console()
+        self.console = console or make_console()
         self.live = Live(Text(""), console=self.console, refresh_per_second=4, transient=True)
         self.live.start()
 
     def _print(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(safe_text(text))
 
     def event(self, event: dict[str, Any]) -> None:
         if event.get("type") == "eval":
             super().event(event)
         elif event.get("type") == "progress":
-            self.live.update(Text(f"[{self.label}] {describe_progress(event, self.metric)}", style="cyan"))
+            self.live.update(Text(safe_text(f"[{self.label}] {describe_progress(event, self.metric)}"), style="cyan"))
 
     def session_finished(self, result: dict[str, Any]) -> None:
         self.live.update(Text(""))

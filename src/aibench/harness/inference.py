@@ -45,7 +45,7 @@ import torch
 from aibench.benchmarks.base import Benchmark, BenchmarkContext
 from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
 from aibench.harness.energy import energy_between, open_energy_meter, read_energy
-from aibench.harness.results import RESULT_SCHEMA_VERSION
+from aibench.harness.results import ResultFileError, read_result, RESULT_SCHEMA_VERSION
 from aibench.harness.devices import resolve_device
 from aibench.harness.session import seed_everything
 from aibench.harness.system import describe_system
@@ -195,10 +195,11 @@ def find_checkpoint(results_dir: Path, benchmark_id: str, profile: str | None = 
     unsuccessful: list[Path] = []   # weights of sessions that did not reach their target
     for result_path in sorted(results_dir.glob("**/result.json")):
         try:
-            result = json.loads(result_path.read_text())
-        except (OSError, json.JSONDecodeError):
+            result = read_result(result_path)
+        except ResultFileError as exc:
+            rejected.append(f"{result_path} (invalid: {exc})")
             continue
-        if not isinstance(result, dict) or (result.get("benchmark") or {}).get("id") != bench_id:
+        if result.get("kind") != "training" or result["benchmark"]["id"] != bench_id:
             continue
         where = result_path.parent
         status = result.get("status")
@@ -942,12 +943,11 @@ def _one_line(name: str, r: Mapping[str, Any]) -> str:
 # -- display ------------------------------------------------------------------------------------------------------
 def print_inference(result: Mapping[str, Any], console: Any = None) -> None:
     """One rich table, a row per scenario, then the reasons of every INVALID or failed scenario."""
-    import sys
-
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console(width=None if sys.stdout.isatty() else 180)
+    from aibench.harness.display import make_console
+
+    console = console or make_console()
     bench = result["benchmark"]
     weights = result["weights"]
     status = weights.get("session_status")

@@ -550,7 +550,7 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
 
     b = result["benchmark"]
     steps = result["steps"]
-    console.print(f"[bold]{b['id']}[/bold] {b['task']} ({b['model']}) | profile {result['profile']} | "
+    console.print(f"{b['id']} {b['task']} ({b['model']}) | profile {result['profile']} | "
                   f"{result['device']} {result['precision']} | {result['threads']} thread(s) | "
                   f"batch {result.get('batch_size', '-')}")
     pre = result["prelude"]
@@ -566,7 +566,7 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
     table.add_column("share", justify="right")
     for phase in PHASES:
         table.add_row(PHASE_LABELS[phase], _ms(bd["per_step_ms"][phase]), _pct(bd["share"][phase]))
-    table.add_row("[bold]total[/bold]", _ms(bd["per_step_ms"]["total"]), "100.0%")
+    table.add_row("total", _ms(bd["per_step_ms"]["total"]), "100.0%")
     sps = bd.get("samples_per_s")
     table.caption = f"{sps:.1f} samples/s" if sps else None
     console.print(table)

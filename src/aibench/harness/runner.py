@@ -1,11 +1,15 @@
 """Runs a plan of sessions, each in its own child process with a wall-clock limit.
 
 A crash, exception, kill or timeout in one session is recorded with its status and error text; the others go on.
-Ctrl-C stops the running session cleanly (it logs run_stop with status `aborted`) and keeps what finished.
+Ctrl-C (SIGINT) and SIGTERM (what a batch scheduler sends) stop the running session cleanly (it logs run_stop with
+status `aborted`) and keep what finished. A results folder belongs to one run: a second run is refused while the
+first holds it, or once it holds results. If the folder stops being writable (disk full), the run stops cleanly
+with what it measured.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -29,7 +33,7 @@ from aibench.harness.config import (ConfigError, Overrides, SessionConfig, check
                                     check_seed)
 from aibench.harness.display import Display
 from aibench.harness.mlperf_log import C, SessionLog
-from aibench.harness.results import write_json_atomic
+from aibench.harness.results import ResultFileError, read_result, write_json_atomic
 from aibench.harness.session import curve_metrics, result_header
 from aibench.harness.system import describe_system
 from aibench.registry import get_benchmark
@@ -82,8 +86,15 @@ class RunPlan:
             raise ConfigError(f"--data-root {self.data_root} is not a directory")
 
 
-def default_out_dir() -> Path:
-    return Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def default_out_dir(kind: str = "") -> Path:
+    """results/[kind-]<UTC time>, with -2, -3 ... when another run took that second's name."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = Path("results") / (f"{kind}-{stamp}" if kind else stamp)
+    path, n = base, 1
+    while path.exists() or path.with_name(path.name + ".json").exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,60 @@ def prepare_asset(cls: type[Benchmark], asset: AssetSpec, settings: ProfileSetti
 
 
 class Interrupted(Exception):
-    """Ctrl-C: the plan stopped; results so far are kept."""
+    """Ctrl-C or SIGTERM: the plan stopped; results so far are kept. args[0]: the signal's name."""
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by the SIGTERM handler (like KeyboardInterrupt for SIGINT)."""
+
+
+class ResultsUnwritable(Exception):
+    """The results folder cannot take a session's files (disk full, permissions): the plan stops cleanly."""
+
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM interrupt the main thread like Ctrl-C does (see `Terminated`)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated("SIGTERM")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+LOCK_NAME = ".aibench-run.lock"
+
+
+class ResultsFolder:
+    """A results folder claimed by one run: created, checked writable, and locked (flock) for the run's life.
+
+    Refused (ConfigError, exit 2) when another run holds its lock, when it already holds sessions of an
+    earlier run (a later run never overwrites them), or when it cannot be written (a file in the way, /proc).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self._lock = open(path / LOCK_NAME, "a+")
+        except OSError as exc:
+            raise ConfigError(f"--out {path}: cannot create a results folder there ({exc.strerror or exc}); "
+                              "choose another folder") from None
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise ConfigError(f"--out {path}: another `aibench run` is writing its results there; give this run "
+                              "its own folder (the default is a new results/<time>)") from None
+        earlier = sorted(path.glob("*/run-*/result.json")) + sorted(path.glob("*/run-*/mllog.txt"))
+        if earlier:
+            self.close()
+            raise ConfigError(f"--out {path} already holds the results of an earlier run ({earlier[0]} ...); a run "
+                              "never overwrites another's sessions: give a new folder (the default is a new "
+                              "results/<time>)")
+
+    def close(self) -> None:
+        self._lock.close()
+        (self.path / LOCK_NAME).unlink(missing_ok=True)
 
 
 def run_plan(plan: RunPlan, display: Display,
@@ -150,35 +214,50 @@ def run_plan(plan: RunPlan, display: Display,
                 assets=data.assets,
                 backbone_weights=str(plan.backbone_weights.resolve()) if plan.backbone_weights else None)
             label = f"{bench_id} run {run_index}/{plan.runs} seed {cfg.seed}"
-            result, interrupted = run_isolated(cfg, display, label)
+            try:
+                result, interrupted = run_isolated(cfg, display, label)
+            except ResultsUnwritable as exc:
+                results.append(exc.args[0])
+                on_result(exc.args[0])
+                raise
             results.append(result)
             on_result(result)
             if interrupted:
-                raise Interrupted(results)
+                raise Interrupted(interrupted)
     return results
 
 
-def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict[str, Any], bool]:
-    """Run one session in a child process. Returns its result and whether the user interrupted it."""
-    cfg.path.mkdir(parents=True, exist_ok=True)
-    (cfg.path / "result.json").unlink(missing_ok=True)
-    config_path = cfg.path / "session.json"
-    config_path.write_text(cfg.to_json())
+def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict[str, Any], str | None]:
+    """Run one session in a child process. Returns its result and the signal that interrupted it, if any.
+
+    Raises ResultsUnwritable when the session's folder cannot be written (its result then exists in memory only).
+    """
     settings = cfg.overrides.apply(get_benchmark(cfg.benchmark).profiles[cfg.profile])
     run_limit = settings.time_limit_s + KILL_GRACE_S
-
     display.session_started(label)
+    config_path = cfg.path / "session.json"
+    try:
+        cfg.path.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(cfg.to_json())
+        errfile = open(cfg.path / "stderr.log", "w", encoding="utf-8")
+    except OSError as exc:
+        result = _synthesized_result(cfg, settings, "error", f"cannot write the session's files: {exc}", [], 0)
+        display.session_finished(result)
+        raise ResultsUnwritable(result) from exc
+
     events: queue.Queue[str | None] = queue.Queue()
-    with open(cfg.path / "stderr.log", "w", encoding="utf-8") as errfile:
+    with errfile:
         proc = subprocess.Popen(
             [sys.executable, "-m", "aibench.harness.worker", str(config_path)],
-            stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True, env=session_environment(),
+            stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True,
+            env={**session_environment(), "AIBENCH_PARENT_PID": str(os.getpid())},
         )
         threading.Thread(target=_pump, args=(proc.stdout, events), daemon=True).start()
         deadline = time.monotonic() + INIT_LIMIT_S
         seen: list[dict[str, Any]] = []
         epochs_done = 0
-        killed_for_time = interrupted = False
+        killed_for_time = False
+        interrupted: str | None = None
         try:
             while True:
                 try:
@@ -202,23 +281,27 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
                 elif event.get("type") == "epoch":
                     epochs_done = int(event["epoch"])
                 display.event(event)
-        except KeyboardInterrupt:
-            interrupted = True
-            _interrupt(proc)
+        except (KeyboardInterrupt, Terminated) as exc:
+            interrupted = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+            _interrupt(proc, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         proc.wait()
 
     result = _read_result(cfg)
     if result is None:
         if interrupted:
-            status, error = "aborted", "interrupted (SIGINT) before the session could record its result"
+            status, error = "aborted", f"interrupted ({interrupted}) before the session could record its result"
         elif killed_for_time:
             status, error = "timeout", (f"killed: still running {KILL_GRACE_S:g} s past its time limit "
                                        f"({settings.time_limit_s:g} s from run_start)")
         else:
             status, error = "crashed", _crash_text(proc.returncode, cfg.path / "stderr.log")
         result = _synthesized_result(cfg, settings, status, error, seen, epochs_done)
-        _close_log(cfg.path / "mllog.txt", status)
-        write_json_atomic(cfg.path / "result.json", result)
+        try:
+            _close_log(cfg.path / "mllog.txt", status)
+            write_json_atomic(cfg.path / "result.json", result)
+        except OSError as exc:
+            display.session_finished(result)
+            raise ResultsUnwritable(result) from exc
     display.session_finished(result)
     return result, interrupted
 
@@ -236,10 +319,10 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-def _interrupt(proc: subprocess.Popen) -> None:
+def _interrupt(proc: subprocess.Popen, signum: int) -> None:
     """Ask the child to stop (it records `aborted`), then kill it if it does not."""
     try:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signum)
         proc.wait(timeout=INTERRUPT_GRACE_S)
     except ProcessLookupError:
         pass
@@ -248,10 +331,10 @@ def _interrupt(proc: subprocess.Popen) -> None:
 
 
 def _read_result(cfg: SessionConfig) -> dict[str, Any] | None:
-    path = cfg.path / "result.json"
+    """The result the session wrote, if it wrote a valid one."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return read_result(cfg.path / "result.json")
+    except ResultFileError:
         return None
 
 

@@ -33,7 +33,7 @@ from aibench.harness.energy import energy_between, open_energy_meter, read_energ
 from aibench.harness.flops import characterize_model
 from aibench.harness.mlperf_log import C, SessionLog
 from aibench.harness.peak import achieved, measure_peaks
-from aibench.harness.results import RESULT_SCHEMA_VERSION, write_json_atomic
+from aibench.harness.results import RESULT_SCHEMA_VERSION, file_mode, finite_or_null, write_json_atomic
 from aibench.harness.system import describe_system, platform_name
 from aibench.registry import get_benchmark
 
@@ -84,6 +84,11 @@ def _check_finite(values: Mapping[str, float], where: str, what: str = "loss") -
             raise Diverged(f"non-finite {what} {name} = {value} at {where}")
 
 
+def _signal_name(exc: KeyboardInterrupt) -> str:
+    """The worker raises KeyboardInterrupt("SIGTERM") for SIGTERM; Python's own is SIGINT."""
+    return str(exc.args[0]) if exc.args else "SIGINT"
+
+
 def _main_loss(losses: Mapping[str, float]) -> float | None:
     """The first named loss (the only one for most benchmarks): the curve's `train_loss`."""
     return next(iter(losses.values()), None)
@@ -103,6 +108,7 @@ def save_atomic(state: Any, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(state, tmp)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -213,8 +219,8 @@ class Session:
         t_init = time.perf_counter()
         try:
             bench.build()
-        except KeyboardInterrupt:
-            status, error = "aborted", "interrupted (SIGINT) while building the model"
+        except KeyboardInterrupt as exc:
+            status, error = "aborted", f"interrupted ({_signal_name(exc)}) while building the model"
         except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
             status, error = "error", f"build() failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         init_time = time.perf_counter() - t_init
@@ -255,8 +261,8 @@ class Session:
                 status, error = "diverged", str(exc)
             except TimeLimit as exc:
                 status, error = "timeout", f"{exc} ({self.settings.time_limit_s:g} s) during epoch {epoch}"
-            except KeyboardInterrupt:
-                status, error = "aborted", "interrupted (SIGINT)"
+            except KeyboardInterrupt as exc:
+                status, error = "aborted", f"interrupted ({_signal_name(exc)})"
             except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
                 status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         assert status is not None
@@ -487,6 +493,7 @@ def _safe(fn: Callable[[], int]) -> int | None:
 def run_session(cfg: SessionConfig, emit: Emit) -> dict[str, Any]:
     """Run one session in this process and write its result.json; returns the result."""
     cfg.path.mkdir(parents=True, exist_ok=True)
-    result = Session(cfg, emit).run()
+    result, not_finite = finite_or_null(Session(cfg, emit).run())
+    result["metrics"]["unavailable"].update(not_finite)   # a NaN is missing, with the reason, never JSON NaN
     write_json_atomic(cfg.path / "result.json", result)
     return result
