@@ -217,7 +217,9 @@ def test_find_checkpoint(tmp_path: Path, fakes: Any) -> None:
                         finished_at="2026-03-01T00:00:00+00:00")
     _trained_checkpoint(fakes, results / "d" / "TEST-infer-fails" / "run-1", bench_id="TEST-infer-fails",
                         finished_at="2026-04-01T00:00:00+00:00")
-    assert find_checkpoint(results, "TEST-infer") == newest
+    (results / "e" / "TEST-infer" / "run-1").mkdir(parents=True)
+    (results / "e" / "TEST-infer" / "run-1" / "result.json").write_text('{"kind": "training", "status": "[b]x')
+    assert find_checkpoint(results, "TEST-infer") == newest   # a corrupt result is skipped, not fatal
     assert find_checkpoint(results, "TEST-infer", profile="tiny") == newest
     with pytest.raises(CheckpointError, match=r"status diverged.*--checkpoint .*c/TEST-infer/run-1/weights.pt"):
         find_checkpoint(results / "c", "TEST-infer")

@@ -553,7 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aibench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:   # a plain OS call on a path: one line naming it, not a traceback
-        where = f"{exc.filename}: " if exc.filename else ""
+        path = exc.filename2 or exc.filename   # for a rename, the destination: the path the user named
+        where = f"{path}: " if path else ""
         print(f"aibench: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -149,3 +149,22 @@ class TwoPlayers(_Fake):
         offset = float((self.ctx.assets["scorer"] / "scorer.txt").read_text())
         # em: 4, 2, 1.33, 1.0, ... -> first inside 1 +/- 0.25 at epoch 4; fid is met from epoch 2 on
         return {"em": 4.0 / self.epoch, "fid": 100.0 / self.epoch - offset}
+
+
+@register("TEST-big-weights", info("TEST-big-weights", "saves 4 MB of weights per session"))
+class BigWeights(_Fake):
+    """Reaches its target at once; its weights (a 1000x1000 layer, 4 MB) fill a small disk."""
+
+    profiles = _tiny(AtLeast("score", 1.0), max_epochs=1)
+
+    def build(self) -> None:
+        model = torch.nn.Linear(1000, 1000)
+        self.add_trained("model", model, torch.optim.SGD(model.parameters(), lr=0.1))
+        self.epoch = 0
+
+
+@register("TEST-odd-text", info("TEST-odd-text", "[blink red]markup[/] and \x1b[31mANSI\x1b[0m in its name"))
+class OddText(_Fake):
+    """Its task text carries rich markup and an ANSI escape: printed as text, the escape stripped."""
+
+    profiles = _tiny(AtLeast("score", 1.0), max_epochs=1)

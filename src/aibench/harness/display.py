@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -24,7 +25,8 @@ def safe_text(value: object) -> str:
 def make_console(width: int | None = None, **kwargs: Any) -> Console:
     """A console that never interprets rich markup or highlights: what it prints comes from results."""
     if width is None and not sys.stdout.isatty():
-        width = 180   # off a terminal rich would wrap tables to 80 columns; a wide table stays readable
+        # off a terminal rich would wrap tables to 80 columns; a wide table stays readable
+        width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 180
     return Console(width=width, markup=False, highlight=False, emoji=False, **kwargs)
 
 

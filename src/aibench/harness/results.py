@@ -70,11 +70,15 @@ def finite_or_null(data: Any, path: str = "") -> tuple[Any, dict[str, str]]:
     return data, {}
 
 
-@lru_cache(maxsize=1)
-def _validator() -> Any:
+@lru_cache(maxsize=8)
+def _validator(kind: str | None) -> Any:
+    """The schema, narrowed to one kind's definition when the kind is known (so errors name the field at fault
+    instead of "not valid under any of the given schemas")."""
     import jsonschema
 
     schema = json.loads(SCHEMA_PATH.read_text())
+    if kind in schema["$defs"]:
+        schema = {"$ref": f"#/$defs/{kind}", "$defs": schema["$defs"]}
     return jsonschema.validators.validator_for(schema)(schema)
 
 
@@ -82,7 +86,8 @@ def validate_result(result: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError if a result does not match the shipped schema."""
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(result))
+    kind = result.get("kind") if isinstance(result, dict) else None
+    error = jsonschema.exceptions.best_match(_validator(kind if isinstance(kind, str) else None).iter_errors(result))
     if error is not None:
         raise error
 

@@ -12,6 +12,7 @@ import math
 import os
 import random
 import resource
+import shutil
 import tempfile
 import time
 import traceback
@@ -113,6 +114,16 @@ def save_atomic(state: Any, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _save_error(path: Path, exc: BaseException) -> str:
+    """Why weights could not be saved. torch.save reports a full disk as an opaque RuntimeError, so the free
+    space is measured and said."""
+    try:
+        free = f"; {shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free on its filesystem"
+    except OSError:
+        free = ""
+    return f"could not save the weights to {path}: {str(exc).strip().splitlines()[-1]}{free}"
 
 
 def _jsonable(options: Any) -> Any:
@@ -279,9 +290,9 @@ class Session:
             weights = "weights.pt"
             try:
                 save_atomic(bench.model_state(), cfg.path / weights)
-            except OSError as exc:   # disk full, read-only folder: the measurements still count
+            except (OSError, RuntimeError) as exc:   # disk full, read-only folder (torch.save raises RuntimeError)
                 weights = None
-                status, error = "error", f"could not save the weights: {exc}"
+                status, error = "error", _save_error(cfg.path / "weights.pt", exc)
 
         return self._result(bench, status, error, ttq, epochs_to_quality, run_time, init_time, device,
                             started_at, weights)
