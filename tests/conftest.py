@@ -16,7 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 

@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 from aibench.harness import counters
-from aibench.harness.counters import (NCU_METRICS, PERF_EVENTS, PerfStat, ncu_availability, ncu_command,
-                                      parse_ncu_csv, parse_perf_stat, perf_stat_availability)
+from aibench.harness.counters import (
+    NCU_METRICS,
+    PERF_EVENTS,
+    PerfStat,
+    ncu_availability,
+    ncu_command,
+    parse_ncu_csv,
+    parse_perf_stat,
+    perf_stat_availability,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "counters"
 

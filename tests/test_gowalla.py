@@ -10,7 +10,14 @@ import pytest
 
 from aibench.datasets.embedded import DataLayoutError, check_layout
 from aibench.datasets.gowalla import (
-    CHECKINS_FILE, GOWALLA_DATASET, Checkins, GowallaParams, caser_instances, generate_gowalla, load_gowalla, preprocess,
+    CHECKINS_FILE,
+    GOWALLA_DATASET,
+    Checkins,
+    GowallaParams,
+    caser_instances,
+    generate_gowalla,
+    load_gowalla,
+    preprocess,
     read_checkins,
 )
 

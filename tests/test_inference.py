@@ -15,13 +15,24 @@ import torch
 
 pytest.importorskip("mlperf_loadgen")
 
-from aibench.benchmarks.base import BenchmarkContext  # noqa: E402
-from aibench.harness.inference import (  # noqa: E402
-    LOG_FILES, SERVER_LOAD_FRACTION, SERVER_MIN_QUERIES, SINGLE_STREAM_MIN_QUERIES, CheckpointError,
-    InferenceConfig, decode_output, encode_output, find_checkpoint, parse_summary, print_inference, run_inference)
-from aibench.harness.config import Overrides, SessionConfig  # noqa: E402
-from aibench.harness.results import write_json_atomic  # noqa: E402
-from aibench.harness.session import run_session, seed_everything  # noqa: E402
+from aibench.benchmarks.base import BenchmarkContext
+from aibench.harness.config import Overrides, SessionConfig
+from aibench.harness.inference import (
+    LOG_FILES,
+    SERVER_LOAD_FRACTION,
+    SERVER_MIN_QUERIES,
+    SINGLE_STREAM_MIN_QUERIES,
+    CheckpointError,
+    InferenceConfig,
+    decode_output,
+    encode_output,
+    find_checkpoint,
+    parse_summary,
+    print_inference,
+    run_inference,
+)
+from aibench.harness.results import write_json_atomic
+from aibench.harness.session import run_session, seed_everything
 
 DURATION_S = 0.3
 HANG_LIMIT_S = 60.0
@@ -42,7 +53,7 @@ def _run(cfg: InferenceConfig, **kwargs: Any) -> dict[str, Any]:
     def target() -> None:
         try:
             box["result"] = run_inference(cfg, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:
             box["error"] = exc
 
     faulthandler.dump_traceback_later(HANG_LIMIT_S + 30, exit=True)  # last resort if the join below is stuck

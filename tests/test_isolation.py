@@ -17,7 +17,6 @@ from aibench.cli import main
 from aibench.harness.config import Overrides
 from aibench.harness.display import PlainDisplay
 from aibench.harness.results import validate_result
-from aibench.registry import get_benchmark
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,11 @@ import torch.nn.functional as F
 
 from aibench.benchmarks.learning_to_rank.caser import Caser
 from aibench.benchmarks.learning_to_rank.distillation import (
-    NegativeSampler, discrepancy_weights, distillation_loss, position_weights, teacher_topk,
+    NegativeSampler,
+    discrepancy_weights,
+    distillation_loss,
+    position_weights,
+    teacher_topk,
 )
 
 

@@ -3,9 +3,8 @@ tiny profile, a few steps)."""
 
 from __future__ import annotations
 
-import itertools
-
 import io
+import itertools
 import json
 import time
 from collections.abc import Iterable
@@ -14,17 +13,22 @@ from typing import Any
 
 import pytest
 import torch
+from fault_benchmarks import info
 from rich.console import Console
 
 import aibench.harness.operator_classes as ops
 import aibench.registry as registry
 from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
 from aibench.benchmarks.quality import AtLeast
-from fault_benchmarks import info
-from aibench.catalog import CATALOG
 from aibench.harness.config import ConfigError
-from aibench.harness.operator_classes import (aggregate_classes, attribute, classify_kernel, classify_op, is_wrapper,
-                                              top_operators)
+from aibench.harness.operator_classes import (
+    aggregate_classes,
+    attribute,
+    classify_kernel,
+    classify_op,
+    is_wrapper,
+    top_operators,
+)
 from aibench.harness.profiling import PHASES, ProfileConfig, ProfileError, print_profile, run_profile
 from aibench.harness.results import validate_result
 
@@ -338,7 +342,7 @@ def test_breakdown_separates_the_phases(sleepy: str, tmp_path: Path) -> None:
         def __init__(self) -> None:
             self.result: dict[str, Any] | None = None
 
-        def __enter__(self) -> "Counters":
+        def __enter__(self) -> Counters:
             return self
 
         def __exit__(self, *exc: Any) -> None:
@@ -458,7 +462,7 @@ class _Range:
 
 
 class _Event:
-    def __init__(self, id: int, name: str, parent: "_Event | None" = None, self_us: float = 0.0,
+    def __init__(self, id: int, name: str, parent: _Event | None = None, self_us: float = 0.0,
                  device: str = "cpu", dur_us: float = 0.0, link: int = 0) -> None:
         from torch.autograd import DeviceType
 

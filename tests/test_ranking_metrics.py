@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from aibench.metrics.ranking import (
-    average_precision, ndcg_at_k, precision_at_k, rank_targets, ranking_metrics, recall_at_k,
+    average_precision,
+    ndcg_at_k,
+    precision_at_k,
+    rank_targets,
+    ranking_metrics,
+    recall_at_k,
 )
 
 INF = math.inf

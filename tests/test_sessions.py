@@ -60,13 +60,13 @@ def test_session_log_passes_mlcommons_compliance_checker(tiny_run: Path, bench_i
                            str(entry), "--log_output", str(tmp_path / "c.log"), str(log)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = [json.loads(l.split(":::MLLOG ", 1)[1]) for l in log.read_text().splitlines() if ":::MLLOG" in l]
-    keys = [l["key"] for l in lines]
+    lines = [json.loads(row.split(":::MLLOG ", 1)[1]) for row in log.read_text().splitlines() if ":::MLLOG" in row]
+    keys = [e["key"] for e in lines]
     for key in ("init_start", "init_stop", "run_start", "epoch_start", "eval_accuracy", "run_stop", "seed",
                 "global_batch_size", "submission_benchmark", "opt_name", "aibench_quality_target"):
         assert key in keys
-    assert next(l for l in lines if l["key"] == "submission_benchmark")["value"] == bench_id
-    assert all("epoch_num" in l["metadata"] for l in lines if l["key"] == "eval_accuracy")
+    assert next(e for e in lines if e["key"] == "submission_benchmark")["value"] == bench_id
+    assert all("epoch_num" in e["metadata"] for e in lines if e["key"] == "eval_accuracy")
 
 
 def test_summary_written(tiny_run: Path):

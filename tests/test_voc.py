@@ -11,7 +11,14 @@ from PIL import Image
 
 from aibench.datasets.embedded import DataLayoutError, check_layout, missing_paths
 from aibench.datasets.voc import (
-    CLASS_TO_LABEL, VOC_CLASSES, VOC_DATASET, VOCDetection, VOCParams, generate_voc, read_voc, voc2007_dir,
+    CLASS_TO_LABEL,
+    VOC_CLASSES,
+    VOC_DATASET,
+    VOCDetection,
+    VOCParams,
+    generate_voc,
+    read_voc,
+    voc2007_dir,
 )
 
 
@@ -80,7 +87,7 @@ def test_training_drops_difficult_objects_and_empty_images(voc_root: Path):
     assert [r.image_id for r in train.records] == ["000005", "000007"]
     image, target = train[0]
     assert image.shape == (3, 30, 40) and image.dtype.is_floating_point
-    assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+    assert float(image.min()) >= 0.0 and float(image.max()) <= 1.0
     assert target["boxes"].tolist() == [[0.0, 0.0, 40.0, 30.0]]
     assert target["labels"].tolist() == [15]
     assert target["difficult"].tolist() == [False]
@@ -171,6 +178,6 @@ def test_generator_is_seeded(tmp_path: Path):
     generate_voc(tmp_path / "a", PARAMS, seed=1)
     generate_voc(tmp_path / "b", PARAMS, seed=1)
     generate_voc(tmp_path / "c", PARAMS, seed=2)
-    ann = lambda root: [p.read_text() for p in sorted((voc2007_dir(root) / "Annotations").glob("*.xml"))]  # noqa: E731
+    ann = lambda root: [p.read_text() for p in sorted((voc2007_dir(root) / "Annotations").glob("*.xml"))]
     assert ann(tmp_path / "a") == ann(tmp_path / "b")
     assert ann(tmp_path / "a") != ann(tmp_path / "c")

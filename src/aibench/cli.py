@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,16 @@ from aibench.catalog import SUITES
 from aibench.datasets.embedded import DataLayoutError
 from aibench.harness.config import ConfigError, check_profile, threads_from_env
 from aibench.harness.display import make_console
-from aibench.registry import (NotRunnableError, UnknownBenchmarkError, get_benchmark, is_runnable,
-                              list_benchmarks, resolve, runnable_ids, suite_ids)
+from aibench.registry import (
+    NotRunnableError,
+    UnknownBenchmarkError,
+    get_benchmark,
+    is_runnable,
+    list_benchmarks,
+    resolve,
+    runnable_ids,
+    suite_ids,
+)
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130   # 128 + SIGINT
@@ -167,8 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aibench.harness.config import Overrides
     from aibench.harness.display import make_display
     from aibench.harness.results import load_results, write_json_atomic
-    from aibench.harness.runner import (Interrupted, ResultsFolder, ResultsUnwritable, RunPlan, default_out_dir,
-                                        run_plan)
+    from aibench.harness.runner import Interrupted, ResultsFolder, ResultsUnwritable, RunPlan, default_out_dir, run_plan
 
     ids = _select(args.benchmarks, args.suite)
     threads_from_env()
@@ -435,9 +442,9 @@ def _gpu_counters(args: argparse.Namespace, bench_id: str, device: str, out_dir:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     from aibench.harness.counters import CudaProfilerRange
+    from aibench.harness.devices import resolve_device
     from aibench.harness.profiling import ProfileConfig, ProfileError, print_profile, run_profile
     from aibench.harness.results import write_json_atomic
-    from aibench.harness.devices import resolve_device
 
     check_profile(args.profile)
     _check_device(args.device)

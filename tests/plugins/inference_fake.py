@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from fault_benchmarks import info
 
 from aibench.benchmarks.base import Benchmark, ProfileSettings, StepOutput
 from aibench.benchmarks.quality import AtLeast
 from aibench.datasets.embedded import DatasetSpec
 from aibench.registry import register
-from fault_benchmarks import info
 
 SAMPLES, FEATURES, CLASSES = 12, 4, 3
 POISON_INDEX = SAMPLES - 1   # FailingInference.infer raises on it (the harness's warm-up uses the first samples)

@@ -28,7 +28,6 @@ from rich.console import Console
 from rich.table import Table
 
 from aibench.harness.display import make_console, safe_text
-
 from aibench.harness.results import SUMMARY_SCHEMA_VERSION
 
 BOOTSTRAP_MIN_RUNS = 5

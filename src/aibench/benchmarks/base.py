@@ -52,12 +52,12 @@ PROFILES = ("tiny", "small", "full")
 PRECISIONS = ("fp32", "bf16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
-O = TypeVar("O")  # a benchmark's options: a frozen dataclass of its own
+OptionsT = TypeVar("OptionsT")  # a benchmark's options: a frozen dataclass of its own
 M = TypeVar("M", bound=torch.nn.Module)
 
 
 @dataclass(frozen=True)
-class ProfileSettings(Generic[O]):
+class ProfileSettings(Generic[OptionsT]):
     """Hyperparameters, stopping rule and data size of one benchmark at one profile.
 
     `options` is the benchmark's own frozen dataclass (validated in its __post_init__); `data` is its dataset
@@ -68,13 +68,13 @@ class ProfileSettings(Generic[O]):
     learning_rate: float
     max_epochs: int
     target: Rule                      # when the session has reached quality
-    options: O
+    options: OptionsT
     data: Any = None                  # embedded-data generator parameters (DatasetSpec.params type), or None
     convergent: Rule | None = None    # the paper's lower "convergent quality" bar (epochs to converge, 5.2.1)
     eval_interval: int = 1            # evaluate every N epochs (and after the last one)
     time_limit_s: float = 3600.0      # wall-clock limit of one session
 
-    def with_overrides(self, **changes: Any) -> ProfileSettings[O]:
+    def with_overrides(self, **changes: Any) -> ProfileSettings[OptionsT]:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class AllOf:
         return {"rule": "all_of", "rules": [r.to_json() for r in self.rules]}
 
 
-Rule = Union[AtLeast, AtMost, Within, AllOf]
+Rule: TypeAlias = AtLeast | AtMost | Within | AllOf
 
 
 def metrics_of(rule: Rule) -> tuple[str, ...]:

@@ -126,7 +126,7 @@ class SessionConfig:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "SessionConfig":
+    def from_json(cls, text: str) -> SessionConfig:
         raw: dict[str, Any] = json.loads(text)
         raw["overrides"] = Overrides(**raw.get("overrides", {}))
         return cls(**raw)

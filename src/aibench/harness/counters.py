@@ -370,7 +370,7 @@ class CudaProfilerRange:
 
     result: dict[str, Any] = {"note": "kernels of this region are profiled by the parent ncu process"}
 
-    def __enter__(self) -> "CudaProfilerRange":
+    def __enter__(self) -> CudaProfilerRange:
         import torch
 
         torch.cuda.synchronize()

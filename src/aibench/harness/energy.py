@@ -19,7 +19,6 @@ expose AMD's RAPL MSRs under the same ``intel-rapl`` names (package only; AMD ha
 from __future__ import annotations
 
 import importlib
-
 import re
 import threading
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ def read_energy(meter: EnergyMeter | None) -> tuple[EnergySample | None, str | N
         return None, None
     try:
         return meter.read(), None
-    except Exception as exc:  # noqa: BLE001 - energy is optional; training and inference are not
+    except Exception as exc:
         return None, f"energy meter read failed: {type(exc).__name__}: {exc}"
 
 

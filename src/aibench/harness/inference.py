@@ -44,9 +44,9 @@ import torch
 
 from aibench.benchmarks.base import Benchmark, BenchmarkContext
 from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
-from aibench.harness.energy import energy_between, open_energy_meter, read_energy
-from aibench.harness.results import ResultFileError, read_result, RESULT_SCHEMA_VERSION
 from aibench.harness.devices import resolve_device
+from aibench.harness.energy import energy_between, open_energy_meter, read_energy
+from aibench.harness.results import RESULT_SCHEMA_VERSION, ResultFileError, read_result
 from aibench.harness.session import seed_everything
 from aibench.harness.system import describe_system
 from aibench.registry import get_benchmark, resolve
@@ -103,7 +103,7 @@ def loadgen_version() -> str | None:
         from importlib.metadata import version
 
         return version("mlcommons-loadgen")
-    except Exception:  # noqa: BLE001 - the version is informative only
+    except Exception:
         return None
 
 
@@ -262,7 +262,7 @@ def _load_weights(bench: Benchmark, path: Path, device: torch.device) -> None:
         bench.load_model_state(state)
     except NotImplementedError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a corrupt or mismatched file is the user's to fix
+    except Exception as exc:
         raise CheckpointError(f"cannot load weights from {path}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -331,7 +331,7 @@ class QueueSUT:
         def task() -> None:
             try:
                 fn(*args)
-            except BaseException as exc:  # noqa: BLE001 - a callback must not raise into LoadGen
+            except BaseException as exc:
                 if self.error is None:
                     self.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
 
@@ -367,12 +367,12 @@ class QueueSUT:
                 continue
             try:
                 self._serve(batch)
-            except BaseException as exc:  # noqa: BLE001 - last resort: never leave LoadGen waiting
+            except BaseException as exc:
                 if self.error is None:
                     self.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
                 try:
                     self._complete(batch, None)
-                except BaseException:  # noqa: BLE001
+                except BaseException:
                     pass
 
     def _serve(self, batch: list[tuple[int, int]]) -> None:
@@ -385,7 +385,7 @@ class QueueSUT:
                     raise ValueError(f"infer() returned {len(outputs)} outputs for {len(batch)} samples")
                 buffers = [encode_output(o) for o in outputs]
                 self.infer_s += time.perf_counter() - t0
-            except BaseException as exc:  # noqa: BLE001 - recorded, reported as the scenario's error
+            except BaseException as exc:
                 self.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         else:
             time.sleep(ERROR_DRAIN_DELAY_S)  # SingleStream issues the next query at once: do not spin
@@ -710,7 +710,7 @@ def _run_loadgen(run: _Run, name: str, settings: Any, log_dir: Path) -> tuple[Qu
     def test() -> None:   # LoadGen's side of the test; the model is served on this (the caller's) thread
         try:
             lg.StartTestWithLogSettings(lg_sut, qsl, settings, log_settings, audit)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+        except BaseException as exc:
             failure.append(exc)
         finally:
             sut.stop()
@@ -871,7 +871,7 @@ def run_inference(cfg: InferenceConfig, emit: Emit | None = None,
         energy_meter_factory = open_energy_meter
     try:
         meter, meter_reason = energy_meter_factory(device)
-    except Exception as exc:  # noqa: BLE001 - energy is optional
+    except Exception as exc:
         meter, meter_reason = None, f"energy meter failed to open: {type(exc).__name__}: {exc}"
     if meter is None:
         unavailable["energy_per_inference_j"] = meter_reason or "no energy meter"
@@ -885,7 +885,7 @@ def run_inference(cfg: InferenceConfig, emit: Emit | None = None,
         for name in scenarios:
             try:
                 results[name] = _run_scenario(name, run)
-            except Exception as exc:  # noqa: BLE001 - one scenario's failure is its result
+            except Exception as exc:
                 results[name] = {"status": "error", "verdict": None,
                                  "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
                                  "files": _files(cfg.out_dir / name, cfg.out_dir)}
@@ -894,7 +894,7 @@ def run_inference(cfg: InferenceConfig, emit: Emit | None = None,
         if meter is not None:
             try:
                 meter.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     return {

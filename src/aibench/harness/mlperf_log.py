@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mlperf_logging.mllog import mllog
 from mlperf_logging.mllog import constants as C
+from mlperf_logging.mllog import mllog
 
 # Statuses a session's log can end with; the generated compliance rulesets accept exactly these. (A session
 # process that dies is `crashed` in its result; the parent closes its log with `error`.)

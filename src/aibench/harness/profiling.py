@@ -40,10 +40,16 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from aibench.benchmarks.base import MEMORY_FORMATS, Benchmark, BenchmarkContext
 from aibench.harness.config import ConfigError, check_device, check_precision, check_profile, threads_from_env
-from aibench.harness.operator_classes import (CLASS_HELP, aggregate_classes, attribute, classify_kernel, classify_op,
-                                              top_operators)
-from aibench.harness.results import RESULT_SCHEMA_VERSION
 from aibench.harness.devices import resolve_device, synchronize
+from aibench.harness.operator_classes import (
+    CLASS_HELP,
+    aggregate_classes,
+    attribute,
+    classify_kernel,
+    classify_op,
+    top_operators,
+)
+from aibench.harness.results import RESULT_SCHEMA_VERSION
 from aibench.harness.session import seed_everything
 from aibench.registry import get_benchmark
 
@@ -364,7 +370,7 @@ def _timed_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torch.d
             try:
                 counter_cm = counters()
                 stack.enter_context(counter_cm)
-            except Exception as exc:  # noqa: BLE001 - counters are optional; the breakdown still stands
+            except Exception as exc:
                 counter_cm = None
                 counters_result = {"unavailable": f"counters failed to start: {type(exc).__name__}: {exc}"}
         try:
@@ -522,11 +528,11 @@ def _steps_per_epoch(bench: Benchmark, batch_size: int) -> tuple[int | None, str
         batches = bench.train_batches(1)
         if isinstance(batches, Sized):
             return len(batches), "len(train_batches(1))"
-    except Exception:  # noqa: BLE001 - fall back to the sample count
+    except Exception:
         pass
     try:
         return math.ceil(bench.train_samples() / batch_size), "train_samples() / batch_size"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None, None
 
 

@@ -29,8 +29,7 @@ from typing import Any
 from aibench.benchmarks.base import AssetSpec, Benchmark, ProfileSettings
 from aibench.datasets.embedded import build_once, cache_home, check_layout, ensure_embedded, params_json
 from aibench.harness.allocator import AllocatorError, session_environment
-from aibench.harness.config import (ConfigError, Overrides, SessionConfig, check_device, check_profile,
-                                    check_seed)
+from aibench.harness.config import ConfigError, Overrides, SessionConfig, check_device, check_profile, check_seed
 from aibench.harness.display import Display
 from aibench.harness.mlperf_log import C, SessionLog
 from aibench.harness.results import ResultFileError, read_result, write_json_atomic
@@ -306,7 +305,7 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
     return result, interrupted
 
 
-def _pump(stream: Any, events: "queue.Queue[str | None]") -> None:
+def _pump(stream: Any, events: queue.Queue[str | None]) -> None:
     for line in stream:
         events.put(line)
     events.put(None)

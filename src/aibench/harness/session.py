@@ -232,7 +232,7 @@ class Session:
             bench.build()
         except KeyboardInterrupt as exc:
             status, error = "aborted", f"interrupted ({_signal_name(exc)}) while building the model"
-        except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
+        except Exception as exc:
             status, error = "error", f"build() failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         init_time = time.perf_counter() - t_init
         meter, self.energy_reason = open_energy_meter(device)
@@ -274,7 +274,7 @@ class Session:
                 status, error = "timeout", f"{exc} ({self.settings.time_limit_s:g} s) during epoch {epoch}"
             except KeyboardInterrupt as exc:
                 status, error = "aborted", f"interrupted ({_signal_name(exc)})"
-            except Exception as exc:  # noqa: BLE001 - a benchmark's failure is a result, not a harness crash
+            except Exception as exc:
                 status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         assert status is not None
         synchronize(device)
@@ -467,7 +467,7 @@ class Session:
             characterization = {k: counts[k] for k in ("parameters", "forward_flops_per_sample",
                                                        "train_step_flops_per_sample", "sample", "counted_on",
                                                        "counter")}
-        except Exception as exc:  # noqa: BLE001 - a missing probe must not cost the session's result
+        except Exception as exc:
             characterization = {"unavailable": f"FLOPs not counted: {type(exc).__name__}: {exc}"}
         if "unavailable" in characterization:
             return characterization, {"unavailable": characterization["unavailable"]}
@@ -497,7 +497,7 @@ def _peaks(cfg: SessionConfig, device: torch.device) -> dict[str, Any]:
 def _safe(fn: Callable[[], int]) -> int | None:
     try:
         return fn()
-    except Exception:  # noqa: BLE001 - data may not have been read (session failed early)
+    except Exception:
         return None
 
 
