@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
                      "(single-metric targets; recorded, and the log marks it as overridden)")
     run.add_argument("--backbone-weights", type=Path, help="start from a trained backbone where a benchmark "
                      "accepts one (DC-AI-C9: a DC-AI-C1 weights.pt); never the default, recorded in the result")
+    dp = run.add_argument_group("data parallel (torchrun)", "each session as several processes with "
+                                "DistributedDataParallel; the flags are torchrun's own (docs/distributed.md)")
+    dp.add_argument("--nproc-per-node", type=int, default=1, help="processes (ranks) per node; on GPUs one each")
+    dp.add_argument("--nnodes", type=int, default=1, help="nodes; run the same command on every node")
+    dp.add_argument("--node-rank", type=int, default=0, help="this node's rank, 0..nnodes-1 (node 0 writes results)")
+    dp.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node (multi-node)")
+    dp.add_argument("--master-addr", help="static rendezvous instead: node 0's address (with --master-port)")
+    dp.add_argument("--master-port", type=int, help="static rendezvous port (default 29500)")
+    dp.add_argument("--sync-batchnorm", action="store_true", help="GPUs: BatchNorm statistics over all ranks "
+                    "(SyncBatchNorm) instead of per rank")
     run.add_argument("--epochs", type=int, help="quasi-entire session: train exactly N epochs, no early stop")
     run.add_argument("--max-epochs", type=int, help="override the epoch budget")
     run.add_argument("--eval-interval", type=int, help="evaluate every N epochs")
@@ -174,6 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aibench.analyses.summary import print_sessions, print_summary, summarize
     from aibench.harness.config import Overrides
     from aibench.harness.display import make_display
+    from aibench.harness.distributed import Launch, LaunchError
     from aibench.harness.results import load_results, write_json_atomic
     from aibench.harness.runner import Interrupted, ResultsFolder, ResultsUnwritable, RunPlan, default_out_dir, run_plan
 
@@ -181,15 +192,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     threads_from_env()
     overrides = Overrides(batch_size=args.batch_size, learning_rate=args.lr, precision=args.precision,
                           memory_format=args.memory_format, epochs=args.epochs, max_epochs=args.max_epochs,
-                          eval_interval=args.eval_interval, time_limit_s=args.time_limit, target=args.target)
+                          eval_interval=args.eval_interval, time_limit_s=args.time_limit, target=args.target,
+                          sync_batchnorm=args.sync_batchnorm)
+    try:
+        launch = Launch(nproc_per_node=args.nproc_per_node, nnodes=args.nnodes, node_rank=args.node_rank,
+                        rdzv_endpoint=args.rdzv_endpoint, master_addr=args.master_addr, master_port=args.master_port)
+    except LaunchError as exc:
+        raise UsageError(str(exc)) from None
+    if launch.nnodes > 1 and args.seed is None:
+        raise UsageError("a multi-node run needs --seed S, the same on every node: the nodes must agree on each "
+                         "session's seed")
     plan_args = dict(benchmarks=ids, profile=args.profile, runs=args.runs, out_dir=args.out or default_out_dir(),
                      data_root=args.data_root, device=args.device, overrides=overrides,
-                     save_weights=not args.no_save_weights, backbone_weights=args.backbone_weights)
+                     save_weights=not args.no_save_weights, backbone_weights=args.backbone_weights, launch=launch)
     if args.seed is not None:
         plan_args["seed"] = args.seed
     plan = RunPlan(**plan_args)
     _check_device(args.device)
     folder = ResultsFolder(plan.out_dir)   # this run's alone: refused if taken, or holding an earlier run
+    if launch.node_rank > 0:
+        return _serve(plan, folder)
 
     display = make_display()
     display.message(f"AIBench: {', '.join(ids)} | profile {plan.profile} | {plan.runs} run(s) | seed {plan.seed} "
@@ -225,6 +247,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stopped: {stopped}; the {len(done)} session(s) above are what was measured", file=sys.stderr)
         return 1
     return 0 if all(r["status"] in ("success", "completed") for r in done) else 1
+
+
+def _serve(plan: Any, folder: Any) -> int:
+    """Node 1..N-1 of a multi-node run: this node's ranks of each session; node 0 writes the results."""
+    from aibench.harness.display import make_display
+    from aibench.harness.runner import Interrupted, serve_plan
+
+    display = make_display()
+    try:
+        codes = serve_plan(plan, display)
+    except Interrupted as exc:
+        print(f"interrupted ({exc.args[0]})", file=sys.stderr)
+        return EXIT_INTERRUPTED if exc.args[0] == "SIGINT" else EXIT_TERMINATED
+    finally:
+        display.close()
+        folder.close()
+    print(f"node {plan.launch.node_rank}: {len(codes)} session(s) served, {sum(c != 0 for c in codes)} failed; "
+          f"the results are written on node 0 (its --out); this node's logs: {plan.out_dir}/<benchmark>/run-<i>/")
+    return 0 if all(c == 0 for c in codes) else 1
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ sessions import this module through AIBENCH_PLUGINS (set by tests/conftest.py).
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -171,3 +172,35 @@ class OddText(_Fake):
     """Its task text carries rich markup and an ANSI escape: printed as text, the escape stripped."""
 
     profiles = _tiny(AtLeast("score", 1.0), max_epochs=1)
+
+
+@register("TEST-dp", info("TEST-dp", "a linear model trained data-parallel, with rank faults on request"))
+class DataParallel(_Fake):
+    """DDP through the contract: its module is wrapped by add_trained, its data sharded with ctx.shard. With
+    AIBENCH_FAKE_FAIL_RANK=r (or _KILL_RANK=r) rank r raises (or is SIGKILLed) in epoch 2."""
+
+    profiles = _tiny(AtLeast("score", 3.0), max_epochs=4)
+
+    def build(self) -> None:
+        model = torch.nn.Linear(4, 1)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        self.model = self.add_trained("model", model, self.optimizer)
+        gen = torch.Generator().manual_seed(0)
+        self.x, self.y = torch.randn(16, 4, generator=gen), torch.randn(16, 1, generator=gen)
+        self.epoch = 0
+
+    def train_batches(self, epoch: int) -> Iterable[Any]:
+        self.epoch = epoch
+        order = torch.randperm(16, generator=torch.Generator().manual_seed(self.ctx.seed + epoch))
+        return order[self.ctx.shard(16)].split(self.settings.batch_size)
+
+    def train_step(self, batch: Any) -> StepOutput:
+        if self.epoch == 2 and os.environ.get("AIBENCH_FAKE_FAIL_RANK") == str(self.ctx.rank):
+            raise ValueError(f"injected failure on rank {self.ctx.rank}")
+        if self.epoch == 2 and os.environ.get("AIBENCH_FAKE_KILL_RANK") == str(self.ctx.rank):
+            os.kill(os.getpid(), signal.SIGKILL)
+        loss = torch.nn.functional.mse_loss(self.model(self.x[batch]), self.y[batch])
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return StepOutput(loss=loss.detach(), samples=len(batch))

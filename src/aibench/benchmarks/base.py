@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 import torch
+from torch.utils.data import DistributedSampler
 
 from aibench.benchmarks.quality import Rule
 from aibench.catalog import BenchmarkInfo
@@ -91,12 +92,31 @@ class BenchmarkContext:
     memory_format: str = "contiguous"
     assets: Mapping[str, Path] = field(default_factory=dict)   # built evaluation assets, by AssetSpec.name
     backbone_weights: Path | None = None   # a trained backbone to start from (benchmarks with `backbone`)
+    rank: int = 0                          # data parallel: this process's rank of world_size (torchrun)
+    world_size: int = 1
+    sync_batchnorm: bool = False           # data parallel on GPUs: BatchNorm statistics over all ranks
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision around a forward pass; a no-op at fp32."""
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def sampler(self, dataset: Sized, shuffle: bool, epoch: int) -> DistributedSampler[Any] | None:
+        """This rank's shard of a training set for one epoch (a DistributedSampler with the epoch set), or None
+        in a single-process session, where the DataLoader shuffles by itself. Shards have equal length (the last
+        incomplete round of samples is dropped), so every rank takes the same number of steps."""
+        if self.world_size == 1:
+            return None
+        sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank, shuffle=shuffle,
+                                     seed=self.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+        return sampler
+
+    def shard(self, n: int) -> slice:
+        """This rank's share of n items that the benchmark orders itself (a permutation, a list of windows):
+        items rank, rank + world_size, ... up to a whole number of rounds, so every rank gets the same count."""
+        return slice(self.rank, n - n % self.world_size, self.world_size)
 
     def to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
         """A 4-D input in the session's memory layout (channels-last when the run asks for it)."""
@@ -230,6 +250,8 @@ class Benchmark(ABC):
         if self.ctx.memory_format == "channels_last":
             module.to(memory_format=torch.channels_last)  # in place, like every Module.to
         self.trained[name] = Trained(module, optimizer, schedule)
+        if self.ctx.world_size > 1:
+            return cast(M, data_parallel(module, self.device, self.ctx.sync_batchnorm))
         return module
 
     @abstractmethod
@@ -331,6 +353,21 @@ class Benchmark(ABC):
     def optimizer_settings(self) -> dict[str, dict[str, Any]]:
         """MLPerf `opt_*` keys per trained module: derived from each optimizer and schedule."""
         return {name: describe_optimizer(t) for name, t in self.trained.items() if t.optimizer is not None}
+
+
+def data_parallel(module: torch.nn.Module, device: torch.device, sync_batchnorm: bool) -> torch.nn.Module:
+    """`module` under DistributedDataParallel: its gradients are averaged over the ranks at every backward.
+
+    Buffers are not broadcast (`broadcast_buffers=False`): BatchNorm keeps per-rank running statistics (rank 0's
+    evaluate the model), unless `sync_batchnorm` makes them global (SyncBatchNorm; GPUs only). Without the
+    broadcast, forward passes need no collective, so rank 0 can evaluate alone.
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    if sync_batchnorm:
+        module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
+                                   broadcast_buffers=False)
 
 
 def describe_optimizer(trained: Trained) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class Overrides:
     eval_interval: int | None = None
     time_limit_s: float | None = None
     target: float | None = None        # a different value for the profile's (single-metric) target
+    sync_batchnorm: bool = False       # data parallel on GPUs: BatchNorm statistics over all ranks
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and not 1 <= self.batch_size <= MAX_BATCH_SIZE:
@@ -118,6 +119,7 @@ class SessionConfig:
     peak_file: str | None = None  # the device's matmul peak, measured by the first session and shared (JSON)
     assets: dict[str, str] = dataclasses.field(default_factory=dict)   # evaluation assets, by name
     backbone_weights: str | None = None
+    launch: dict[str, Any] | None = None   # torchrun's flags when the session is data-parallel (distributed.Launch)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)

@@ -31,6 +31,7 @@ from aibench.datasets.embedded import build_once, cache_home, check_layout, ensu
 from aibench.harness.allocator import AllocatorError, session_environment
 from aibench.harness.config import ConfigError, Overrides, SessionConfig, check_device, check_profile, check_seed
 from aibench.harness.display import Display
+from aibench.harness.distributed import RANK_FAILURE, Launch, torchrun_root_cause
 from aibench.harness.mlperf_log import C, SessionLog
 from aibench.harness.results import ResultFileError, read_result, write_json_atomic
 from aibench.harness.session import curve_metrics, result_header
@@ -57,6 +58,7 @@ class RunPlan:
     overrides: Overrides = Overrides()
     save_weights: bool = True
     backbone_weights: Path | None = None
+    launch: Launch = Launch()   # data-parallel sessions through torchrun (--nproc-per-node, --nnodes, ...)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -71,8 +73,15 @@ class RunPlan:
             if refuse:
                 raise ConfigError(f"--backbone-weights: {', '.join(refuse)} cannot start from a trained backbone; "
                                   "run it separately without --backbone-weights")
-        for bench_id in self.benchmarks:   # a --target that cannot apply is a usage error before any session
-            self.overrides.apply(get_benchmark(bench_id).profiles[self.profile])
+        for bench_id in self.benchmarks:   # a --target or a batch that cannot apply is a usage error up front
+            settings = self.overrides.apply(get_benchmark(bench_id).profiles[self.profile])
+            if self.overrides.sync_batchnorm and not (self.launch.enabled and self.device.startswith("cuda")):
+                raise ConfigError("--sync-batchnorm needs a data-parallel session on GPUs (--nproc-per-node N "
+                                  "--device cuda): PyTorch's SyncBatchNorm works only on GPUs")
+            if settings.batch_size % self.launch.world_size:
+                raise ConfigError(f"{bench_id}: the global batch size {settings.batch_size} does not divide among "
+                                  f"{self.launch.world_size} ranks; pass --batch-size with a multiple of "
+                                  f"{self.launch.world_size}")
         try:
             session_environment()
         except AllocatorError as exc:
@@ -197,33 +206,67 @@ class ResultsFolder:
         (self.path / LOCK_NAME).unlink(missing_ok=True)
 
 
-def run_plan(plan: RunPlan, display: Display,
-             on_result: Callable[[dict[str, Any]], None] = lambda r: None) -> list[dict[str, Any]]:
-    prepared = prepare_data(plan, display)
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
-    results: list[dict[str, Any]] = []
+def _session_configs(plan: RunPlan, prepared: dict[str, PreparedData]) -> list[SessionConfig]:
+    configs = []
     for bench_id in plan.benchmarks:
         data = prepared[bench_id]
         for run_index in range(1, plan.runs + 1):
-            cfg = SessionConfig(
+            configs.append(SessionConfig(
                 benchmark=bench_id, profile=plan.profile, seed=plan.seed + run_index - 1, run_index=run_index,
                 session_dir=str(plan.out_dir / bench_id / f"run-{run_index}"), data_root=str(data.root),
                 data_source=data.source, device=plan.device, overrides=plan.overrides,
                 save_weights=plan.save_weights, peak_file=str(plan.out_dir / "peak_flops.json"),
                 assets=data.assets,
-                backbone_weights=str(plan.backbone_weights.resolve()) if plan.backbone_weights else None)
-            label = f"{bench_id} run {run_index}/{plan.runs} seed {cfg.seed}"
-            try:
-                result, interrupted = run_isolated(cfg, display, label)
-            except ResultsUnwritable as exc:
-                results.append(exc.args[0])
-                on_result(exc.args[0])
-                raise
-            results.append(result)
-            on_result(result)
-            if interrupted:
-                raise Interrupted(interrupted)
+                backbone_weights=str(plan.backbone_weights.resolve()) if plan.backbone_weights else None,
+                launch=plan.launch.to_json() if plan.launch.enabled else None))
+    return configs
+
+
+def run_plan(plan: RunPlan, display: Display,
+             on_result: Callable[[dict[str, Any]], None] = lambda r: None) -> list[dict[str, Any]]:
+    prepared = prepare_data(plan, display)
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    for cfg in _session_configs(plan, prepared):
+        label = f"{cfg.benchmark} run {cfg.run_index}/{plan.runs} seed {cfg.seed}"
+        try:
+            result, interrupted = run_isolated(cfg, display, label)
+        except ResultsUnwritable as exc:
+            results.append(exc.args[0])
+            on_result(exc.args[0])
+            raise
+        results.append(result)
+        on_result(result)
+        if interrupted:
+            raise Interrupted(interrupted)
     return results
+
+
+def serve_plan(plan: RunPlan, display: Display) -> list[int]:
+    """A node other than node 0 of a multi-node run: start this node's ranks of every session, in the same order
+    as node 0, and wait for them; node 0's rank 0 writes the results. Returns torchrun's exit codes."""
+    prepared = prepare_data(plan, display)
+    codes = []
+    for cfg in _session_configs(plan, prepared):
+        display.message(f"node {plan.launch.node_rank}: ranks of {cfg.benchmark} run {cfg.run_index} (seed {cfg.seed})")
+        cfg.path.mkdir(parents=True, exist_ok=True)
+        config_path = cfg.path / "session.json"
+        config_path.write_text(cfg.to_json())
+        with open(cfg.path / f"node-{plan.launch.node_rank}.log", "w", encoding="utf-8") as log:
+            proc = subprocess.Popen(plan.launch.torchrun_command([str(config_path)], _run_id(cfg)), stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**session_environment(), "AIBENCH_PARENT_PID": str(os.getpid())})
+            try:
+                codes.append(proc.wait())
+            except (KeyboardInterrupt, Terminated) as exc:
+                _interrupt(proc, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+                raise Interrupted("SIGTERM" if isinstance(exc, Terminated) else "SIGINT") from None
+    return codes
+
+
+def _run_id(cfg: SessionConfig) -> str:
+    """The rendezvous id of a session: the same on every node (hence the seed must be given, not drawn)."""
+    return f"aibench-{cfg.benchmark}-{cfg.run_index}-{cfg.seed}"
 
 
 def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict[str, Any], str | None]:
@@ -244,11 +287,15 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
         display.session_finished(result)
         raise ResultsUnwritable(result) from exc
 
+    launch = Launch(**cfg.launch) if cfg.launch else None
+    command = ([sys.executable, "-m", "aibench.harness.worker", str(config_path)] if launch is None else
+               launch.torchrun_command([str(config_path)], run_id=_run_id(cfg)))
+    for stale in cfg.path.glob(RANK_FAILURE.format(rank="*")):
+        stale.unlink()
     events: queue.Queue[str | None] = queue.Queue()
     with errfile:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "aibench.harness.worker", str(config_path)],
-            stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True,
+            command, stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True,
             env={**session_environment(), "AIBENCH_PARENT_PID": str(os.getpid())},
         )
         threading.Thread(target=_pump, args=(proc.stdout, events), daemon=True).start()
@@ -286,6 +333,8 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
         proc.wait()
 
     result = _read_result(cfg)
+    if launch is not None and not interrupted:
+        result = _group_outcome(cfg, settings, result, proc.returncode, seen, epochs_done)
     if result is None:
         if interrupted:
             status, error = "aborted", f"interrupted ({interrupted}) before the session could record its result"
@@ -303,6 +352,51 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
             raise ResultsUnwritable(result) from exc
     display.session_finished(result)
     return result, interrupted
+
+
+def _group_outcome(cfg: SessionConfig, settings: ProfileSettings, result: dict[str, Any] | None,
+                   returncode: int | None, seen: list[dict[str, Any]], epochs_done: int) -> dict[str, Any] | None:
+    """A data-parallel session's status: rank 0's result, unless another rank ended the session.
+
+    A rank that failed on its own (exception, divergence, time limit) left rank-<r>.failure.json; one that was
+    killed left nothing, and torchrun's failure report names it. Either way the other ranks were stopped, so
+    rank 0's `aborted` is replaced by what really ended the session, with the failing rank named.
+    """
+    failures = []
+    for path in sorted(cfg.path.glob(RANK_FAILURE.format(rank="*"))):
+        try:
+            failures.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    if returncode == 0 and not failures:
+        return result
+    cause = torchrun_root_cause(_tail(cfg.path / "stderr.log", 20_000))
+    if failures:
+        first = failures[0]
+        status, error = first["status"], f"rank {first['rank']}: {first['error']}"
+    elif cause and not cause.startswith("rank 0 "):
+        # a rank died without a word (killed): what rank 0 saw (a lost connection, SIGTERM) is the consequence
+        seen_by_0 = f" (rank 0: {result['error'].splitlines()[0]})" if result and result.get("error") else ""
+        status, error = "crashed", f"{cause}; the other ranks were stopped{seen_by_0}"
+    elif result is not None and result["status"] not in ("aborted", "crashed"):
+        return result   # rank 0 itself ended the session (its result says how); the others were stopped
+    else:
+        status, error = "crashed", f"{cause or f'torchrun exited with {returncode}'}; the other ranks were stopped"
+    _close_log(cfg.path / "mllog.txt", status)
+    if result is None:
+        return _synthesized_result(cfg, settings, status, error, seen, epochs_done)
+    result.update(status=status, error=error)
+    write_json_atomic(cfg.path / "result.json", result)
+    return result
+
+
+def _tail(path: Path, size: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _pump(stream: Any, events: queue.Queue[str | None]) -> None:

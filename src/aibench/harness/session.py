@@ -17,7 +17,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sized
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from aibench.benchmarks.quality import Rule, first_met, metrics_of
 from aibench.datasets.embedded import params_json
 from aibench.harness.config import SessionConfig
 from aibench.harness.devices import resolve_device, synchronize
+from aibench.harness.distributed import Group, failure_path, join_group, rank_device
 from aibench.harness.energy import energy_between, open_energy_meter, read_energy
 from aibench.harness.flops import characterize_model
 from aibench.harness.mlperf_log import C, SessionLog
@@ -40,6 +41,8 @@ from aibench.registry import get_benchmark
 
 Emit = Callable[[dict[str, Any]], None]
 
+# Statuses every rank reaches together (the ranks stay in step); any other ends one rank first.
+ENDED_TOGETHER = ("success", "target_not_reached", "completed")
 # Steps at the start of the first epoch that are excluded from throughput (allocator and cache warm-up).
 WARMUP_STEPS = 5
 PROGRESS_INTERVAL_S = 0.5
@@ -172,16 +175,25 @@ def curve_metrics(cls: type[Benchmark], curve: list[dict[str, Any]]) -> dict[str
 
 
 class Session:
-    def __init__(self, cfg: SessionConfig, emit: Emit) -> None:
+    """One session in this process; under torchrun, this process's rank of it (rank 0 times, logs, evaluates
+    and writes the result; every rank trains its shard of the data)."""
+
+    def __init__(self, cfg: SessionConfig, emit: Emit, group: Group | None = None) -> None:
         self.cfg = cfg
-        self.emit = emit
+        self.group = group or Group()
+        self.emit = emit if self.group.is_main else (lambda event: None)
         self.cls: type[Benchmark] = get_benchmark(cfg.benchmark)
-        self.settings = cfg.overrides.apply(self.cls.profiles[cfg.profile])
+        self.settings = cfg.overrides.apply(self.cls.profiles[cfg.profile])   # global: what is logged
+        if self.settings.batch_size % self.group.world_size:
+            raise ValueError(f"the global batch size {self.settings.batch_size} does not divide among "
+                             f"{self.group.world_size} ranks")
+        # Each rank trains on its share of every global batch; DDP averages the gradients over the ranks.
+        self.rank_settings = replace(self.settings, batch_size=self.settings.batch_size // self.group.world_size)
         self.target: Rule = self.settings.target
         self.quasi_entire = cfg.overrides.epochs is not None
         self.clock = _Clock()
         self.curve: list[dict[str, Any]] = []
-        self.log = SessionLog(cfg.path / "mllog.txt")
+        self.log = SessionLog(cfg.path / "mllog.txt" if self.group.is_main else Path(os.devnull))
         self._last_emit = 0.0
         self._epoch_losses: dict[str, float] = {}
         self.energy: dict[str, Any] = {}   # meter readings at run_start, at the target, at run_stop
@@ -202,7 +214,7 @@ class Session:
     def run(self) -> dict[str, Any]:
         cfg, log = self.cfg, self.log
         started_at = datetime.now(timezone.utc).isoformat()
-        device = resolve_device(cfg.device)
+        device = resolve_device(rank_device(cfg.device, self.group))
         log.start(C.INIT_START)
         log.event(C.SUBMISSION_BENCHMARK, self.cls.info.id)
         log.event(C.SUBMISSION_ORG, "AIBench")
@@ -216,11 +228,14 @@ class Session:
                   override=cfg.overrides.target is not None)
         log.event("aibench_precision", cfg.overrides.precision)
         log.event("aibench_memory_format", cfg.overrides.memory_format)
+        log.event("aibench_world_size", self.group.world_size, backend=self.group.backend)
         if cfg.backbone_weights:
             log.event("aibench_backbone_weights", cfg.backbone_weights, sha256=_sha256(Path(cfg.backbone_weights)))
         seed_everything(cfg.seed)
-        ctx = BenchmarkContext(profile=cfg.profile, settings=self.settings, data_root=cfg.data_root_path,
+        ctx = BenchmarkContext(profile=cfg.profile, settings=self.rank_settings, data_root=cfg.data_root_path,
                                device=device, precision=cfg.overrides.precision, seed=cfg.seed,
+                               rank=self.group.rank, world_size=self.group.world_size,
+                               sync_batchnorm=cfg.overrides.sync_batchnorm,
                                memory_format=cfg.overrides.memory_format,
                                assets={k: Path(v) for k, v in cfg.assets.items()},
                                backbone_weights=Path(cfg.backbone_weights) if cfg.backbone_weights else None)
@@ -235,11 +250,15 @@ class Session:
         except Exception as exc:
             status, error = "error", f"build() failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         init_time = time.perf_counter() - t_init
-        meter, self.energy_reason = open_energy_meter(device)
+        meter, self.energy_reason = (open_energy_meter(device) if not self.group.distributed else
+                                     (None, "energy of a multi-process session is not measured: each rank's GPU "
+                                      "and each node's CPU would have to be summed without double counting"))
         self._read_energy(meter, "start")  # just before run_start: the closest reading to it
         log.end(C.INIT_STOP)
 
         synchronize(device)
+        if status is None:
+            self.group.barrier()   # every rank built its model: the clock starts for all at once
         # A session that failed to build still logs run_start/run_stop, so its log is complete and checkable.
         log.start(C.RUN_START)
         self.clock.run_start = time.perf_counter()
@@ -278,6 +297,8 @@ class Session:
                 status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         assert status is not None
         synchronize(device)
+        if status in ENDED_TOGETHER:
+            self.group.barrier()   # a failed rank is not waited for: torchrun ends the others when it exits
         run_time = self.clock.elapsed()
         self._read_energy(meter, "stop")
         if meter:
@@ -286,7 +307,7 @@ class Session:
         log.close()
 
         weights = None
-        if cfg.save_weights and status in ("success", "target_not_reached", "completed"):
+        if cfg.save_weights and status in ENDED_TOGETHER and self.group.is_main:
             weights = "weights.pt"
             try:
                 save_atomic(bench.model_state(), cfg.path / weights)
@@ -351,6 +372,12 @@ class Session:
         self.emit({"type": "epoch", "epoch": epoch})
 
     def _evaluate(self, bench: Benchmark, epoch: int, device: torch.device) -> bool:
+        """Rank 0 evaluates the whole evaluation set (the same number as one process: no sharded metric to merge)
+        while the other ranks wait; every rank learns whether the target is met, so all stop together."""
+        met = self._evaluate_main(bench, epoch, device) if self.group.is_main else False
+        return bool(self.group.broadcast(met))
+
+    def _evaluate_main(self, bench: Benchmark, epoch: int, device: torch.device) -> bool:
         """Evaluate, log and record; returns whether the target rule is met."""
         log = self.log
         self._progress("eval", epoch, 0, None, self._epoch_losses, force=True)
@@ -380,14 +407,23 @@ class Session:
         cfg, clock = self.cfg, self.clock
         unavailable: dict[str, str] = {}
         throughput = clock.steady_samples / clock.steady_time if clock.steady_time > 0 else None
+        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        cuda_mem = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+        ranks = [{"rank": 0, "throughput_samples_per_s": throughput, "peak_rss_mib": peak_rss,
+                  "cuda_max_allocated_mib": cuda_mem}]
+        if self.group.distributed:
+            if status in ENDED_TOGETHER:   # the ranks are in step: gather what each measured
+                ranks = self.group.gather({**ranks[0], "rank": self.group.rank})
+                # Ranks train concurrently on disjoint shards: the session's rate is the sum of theirs.
+                rates = [r["throughput_samples_per_s"] for r in ranks]
+                throughput = sum(rates) if all(r is not None for r in rates) else None
+            else:
+                unavailable["per_rank"] = "the session ended on one rank first: the others' figures are lost"
         if throughput is None:
             unavailable["throughput_samples_per_s"] = f"no steady-state steps (the first {WARMUP_STEPS} are warm-up)"
         if ttq is None:
             unavailable["time_to_quality_s"] = "target quality not reached"
-        cuda_mem = None
-        if device.type == "cuda":
-            cuda_mem = torch.cuda.max_memory_allocated(device) / 2**20
-        else:
+        if device.type != "cuda":
             unavailable["cuda_max_allocated_mib"] = "not a CUDA session"
         convergent = first_met(self.settings.convergent, self.curve) if self.settings.convergent else None
         if self.settings.convergent is None:
@@ -418,13 +454,17 @@ class Session:
                 "prelude_time_s": clock.prelude_time,
                 "run_time_s": run_time,
                 "init_time_s": init_time,
-                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mib": peak_rss,
                 "cuda_max_allocated_mib": cuda_mem,
                 "energy_to_quality_j": energy.get("to_quality_j"),
                 "energy_j": energy.get("run_j"),
                 "unavailable": unavailable,
             },
             "optimizers": getattr(self, "optimizers", {}),
+            "distributed": {"world_size": self.group.world_size, "backend": self.group.backend,
+                            "launch": cfg.launch, "per_rank": ranks,
+                            "batch_size_per_rank": self.rank_settings.batch_size,
+                            "evaluation": "rank 0 evaluates the whole evaluation set"},
             "energy": energy,
             "characterization": characterization,
             "efficiency": efficiency,
@@ -502,9 +542,20 @@ def _safe(fn: Callable[[], int]) -> int | None:
 
 
 def run_session(cfg: SessionConfig, emit: Emit) -> dict[str, Any]:
-    """Run one session in this process and write its result.json; returns the result."""
+    """Run one session in this process (or this rank of it, under torchrun) and write its result; returns it.
+
+    Rank 0 writes result.json. Another rank whose session ended on its own (an exception, a divergence, its
+    time limit) writes rank-<r>.failure.json, so the parent can say which rank failed and why.
+    """
     cfg.path.mkdir(parents=True, exist_ok=True)
-    result, not_finite = finite_or_null(Session(cfg, emit).run())
+    group = join_group(cfg.device)
+    result, not_finite = finite_or_null(Session(cfg, emit, group).run())
     result["metrics"]["unavailable"].update(not_finite)   # a NaN is missing, with the reason, never JSON NaN
-    write_json_atomic(cfg.path / "result.json", result)
+    if group.is_main:
+        write_json_atomic(cfg.path / "result.json", result)
+    elif result["status"] not in ENDED_TOGETHER:
+        write_json_atomic(failure_path(cfg.path, group.rank), {"rank": group.rank, "status": result["status"],
+                                                              "error": result["error"]})
+    if result["status"] in ENDED_TOGETHER:
+        group.close()
     return result

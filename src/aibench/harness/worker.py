@@ -6,7 +6,6 @@ which the parent saves as the session's stderr.log.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -15,25 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from aibench.harness.config import SessionConfig, threads_from_env
-
-PR_SET_PDEATHSIG = 1
+from aibench.harness.parent_watch import stop_with_parent
 
 
 def _stop_with_parent() -> None:
-    """SIGTERM this process when `aibench run` dies, even by SIGKILL (Linux), so no session is orphaned; and
-    treat SIGTERM like Ctrl-C, so the session records `aborted` and closes its log."""
+    """SIGTERM this process when its parent (`aibench run`, or torchrun) dies, even by SIGKILL, so no session
+    is orphaned; and treat SIGTERM like Ctrl-C, so the session records `aborted` and closes its log."""
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, handler)
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the parent's own SIGTERM handler still forwards the signal
-        pass
     parent = os.environ.get("AIBENCH_PARENT_PID")
-    if parent and os.getppid() != int(parent):   # the parent died before prctl took effect
-        raise SystemExit("aibench run is gone; not starting the session")
+    under_torchrun = "TORCHELASTIC_RUN_ID" in os.environ   # then the parent is torchrun, which watches aibench
+    stop_with_parent(int(parent) if parent and not under_torchrun else None)
 
 
 def main(argv: list[str]) -> int:
@@ -57,11 +51,14 @@ def main(argv: list[str]) -> int:
         import torch
 
         torch.set_num_threads(threads)
-    from aibench.harness.session import run_session
+    from aibench.harness.session import ENDED_TOGETHER, run_session
 
     result = run_session(cfg, emit)
     emit({"type": "done", "status": result["status"]})
-    return 0
+    # Under torchrun a rank whose session ended alone must exit non-zero: torchrun then ends the other ranks,
+    # which would otherwise wait for it in a collective.
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return 3 if distributed and result["status"] not in ENDED_TOGETHER else 0
 
 
 if __name__ == "__main__":
