@@ -135,6 +135,8 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "epochs_to_convergent_cv": coefficient_of_variation(converged),
             "cv_convention": "sample standard deviation (n - 1) / mean",
             "throughput_samples_per_s": statistics.fmean(tput) if tput else None,
+            "world_size": max(_world(r) for r in runs),
+            "throughput_per_rank": (statistics.fmean(tput) / max(_world(r) for r in runs)) if tput else None,
             "train_flops_per_s": statistics.fmean(e["train_flops_per_s"] for e in eff) if eff else None,
             "fraction_of_peak": statistics.fmean(fractions) if fractions else None,
             "energy_to_quality_j": olympic_mean(energy),
@@ -143,6 +145,10 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "run_time_s": [r["metrics"].get("run_time_s") for r in runs],
         })
     return {"schema_version": SUMMARY_SCHEMA_VERSION, "benchmarks": rows}
+
+
+def _world(result: dict[str, Any]) -> int:
+    return int((result.get("distributed") or {}).get("world_size") or 1)
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -154,8 +160,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     console = console or make_console()
     table = Table(title="AIBench results", show_lines=False)
     for col in ("benchmark", "task", "target", "reached", "time to quality (s)", "epochs to quality",
-                "epochs CV", "samples/s", "train GFLOP/s (% peak)", "energy to quality (J)", "final quality",
-                "status"):
+                "epochs CV", "ranks", "samples/s (per rank)", "train GFLOP/s (% peak)", "energy to quality (J)",
+                "final quality", "status"):
         table.add_column(col, justify="left" if col in ("benchmark", "task", "target", "status") else "right")
     for row in summary["benchmarks"]:
         finals = ", ".join(_num(q, ".4f") for q in row["final_quality"])
@@ -166,7 +172,7 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
             _num(row["epochs_to_quality_mean"], ".2f"),
             _num(row["epochs_to_quality_cv"] * 100 if row["epochs_to_quality_cv"] is not None else None, ".1f") + (
                 "%" if row["epochs_to_quality_cv"] is not None else ""),
-            _num(row["throughput_samples_per_s"], ".1f"), _flops(row), _num(row.get("energy_to_quality_j"), ".0f")
+            str(row.get("world_size", 1)), _rate(row), _flops(row), _num(row.get("energy_to_quality_j"), ".0f")
             if row.get("energy_to_quality_j") is not None else ("n/a" if row.get("energy_unavailable") else "-"),
             finals, safe_text(statuses))
     console.print(table)
@@ -175,6 +181,13 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     reasons = sorted({reason for row in summary["benchmarks"] for reason in row.get("energy_unavailable", [])})
     for reason in reasons:
         console.print(safe_text(f"energy n/a: {reason}"))
+
+
+def _rate(row: dict[str, Any]) -> str:
+    total = _num(row["throughput_samples_per_s"], ".1f")
+    if row.get("world_size", 1) > 1 and row.get("throughput_per_rank") is not None:
+        return f"{total} ({row['throughput_per_rank']:.1f})"
+    return total
 
 
 def _ttq(row: dict[str, Any]) -> str:

@@ -257,31 +257,54 @@ _EPOCH_SPAN = np.int64(500 * 86400)
 
 @dataclass(frozen=True)
 class GowallaParams:
-    """Size and walk of an embedded Gowalla-format check-in file."""
+    """Size and walk of an embedded Gowalla-format check-in file (see `generate_gowalla`)."""
 
-    users: int = 1000
-    locations: int = 1000
-    clusters: int = 20
-    min_checkins: int = 30     # per user
+    users: int = 2000
+    locations: int = 500
+    clusters: int = 1          # cities; each user lives in one, chosen in proportion to its number of places
+    min_checkins: int = 30     # per user (revisits included, so fewer distinct places)
     max_checkins: int = 80
-    p_route: float = 0.6       # step probabilities; the rest of the mass is a uniform jump within the home cluster
-    p_popular: float = 0.15
-    p_repeat: float = 0.1
+    routes: int = 40           # routes per city: different orderings of some of its places
+    route_length: int = 60     # places on a route (at most the city's); a route is a loop
+    start_spread: float = 0.25  # a user joins their route at a uniform position in its first start_spread
+    p_route: float = 0.6       # step probabilities; the rest of the mass is a uniform jump within the home city
+    p_popular: float = 0.1
+    p_repeat: float = 0.15
     p_travel: float = 0.03
+    p_skip: float = 0.05       # a route step passes over each next place of the route with this probability
 
     def __post_init__(self) -> None:
-        if min(self.users, self.locations, self.clusters) < 1 or not 1 <= self.min_checkins <= self.max_checkins:
-            raise ValueError("embedded Gowalla needs users, locations, clusters >= 1 and "
+        if min(self.users, self.locations, self.clusters, self.routes, self.route_length) < 1 or not (
+                1 <= self.min_checkins <= self.max_checkins):
+            raise ValueError("embedded Gowalla needs users, locations, clusters, routes, route_length >= 1 and "
                              "1 <= min_checkins <= max_checkins")
+        steps = (self.p_route, self.p_popular, self.p_repeat, self.p_travel)
+        if min(steps) < 0 or sum(steps) > 1 + 1e-9 or not 0 <= self.p_skip < 1 or not 0 <= self.start_spread <= 1:
+            raise ValueError("embedded Gowalla's step probabilities must be >= 0 and sum to at most 1, "
+                             "p_skip must be in [0, 1) and start_spread in [0, 1]")
 
 
 def generate_gowalla(root: Path, params: GowallaParams, seed: int) -> None:
-    """Write a synthetic check-in file in SNAP's format with learnable sequential structure.
+    """Write a synthetic check-in file in SNAP's format in which the next new place depends on more than the last.
 
-    Locations sit in geographic clusters around real cities; within a cluster they lie along a "route"
-    (neighbouring route positions are nearby places). A user lives in one cluster and mostly walks forward
-    along its route (the next place is 1-3 positions on), sometimes jumps to a popular place of the cluster,
-    revisits an earlier place, or travels to another cluster. Time stamps increase along each user's walk.
+    Places lie around real cities (`clusters` of them). Each city has `routes` routes: a route is a random
+    ordering of `route_length` of the city's places (a loop), so a place lies on several routes (routes x
+    route_length / city size on average) and is followed by a different place on each. A user lives in one city,
+    follows one of its routes, joins it near its start (a uniform position in its first `start_spread`) and
+    walks it forward: each check-in is, with probability `p_route`, the next place of the route (each next
+    place passed over with probability `p_skip`), else a popular place of the home city (Pareto weights), a
+    revisit of a place already visited, a place of a random city (`p_travel`), or any place of the home city.
+    Time stamps increase along each user's walk, so the reader's time split holds out each user's later places.
+
+    Why: the places a user visits next are the following places of their route. The last place alone does
+    not say which route that is (several routes pass through it, and over a quarter of a user's new places
+    are off-route), so a first-order Markov chain of transitions stays weak; the last 2-3 places do (two
+    consecutive places of a route are rarely consecutive on another), and so does the user's history (the
+    places visited so far are a stretch near the start of one route, which Caser's user embedding learns from
+    the other users on that route). The reader keeps each (user, place) pair's first visit only and the
+    evaluation ranks only places a user has not visited in training, so all of this structure lies in the
+    order of first visits to new places. (Version 1 walked a single route per city, on which a first-order
+    Markov chain of transitions outscored Caser.)
     """
     rng = np.random.default_rng(seed)
     n_users, n_locs, n_clusters = params.users, params.locations, params.clusters
@@ -296,12 +319,14 @@ def generate_gowalla(root: Path, params: GowallaParams, seed: int) -> None:
     centres = np.array([_CITIES[c % len(_CITIES)] for c in range(len(members))])
     centres += rng.normal(0, 0.05, centres.shape)
     lat, lon = np.empty(n_locs), np.empty(n_locs)
-    popularity = []
+    popularity, routes = [], []
     for c, m in enumerate(members):
-        steps = rng.normal(0, 0.004, (len(m), 2)).cumsum(0)  # a route is a random walk through the city
-        lat[m], lon[m] = centres[c, 0] + steps[:, 0], centres[c, 1] + steps[:, 1]
+        spread = rng.normal(0, 0.02, (len(m), 2))  # places within a few km of the centre
+        lat[m], lon[m] = centres[c, 0] + spread[:, 0], centres[c, 1] + spread[:, 1]
         w = rng.pareto(1.5, len(m)) + 0.1
         popularity.append(w / w.sum())
+        length = min(params.route_length, len(m))
+        routes.append(np.stack([rng.choice(m, length, replace=False) for _ in range(params.routes)]))
     loc_ids = rng.choice(np.arange(8_000, 8_000 + 40 * n_locs), n_locs, replace=False)
     cluster_weight = np.array([len(m) for m in members], float)
     cluster_weight /= cluster_weight.sum()
@@ -309,29 +334,27 @@ def generate_gowalla(root: Path, params: GowallaParams, seed: int) -> None:
     user_ids = np.sort(rng.choice(np.arange(0, 3 * n_users), n_users, replace=False))
     out_lines: list[str] = []
     for uid in user_ids:
-        home = rng.choice(len(members), p=cluster_weight)
+        home = int(rng.choice(len(members), p=cluster_weight))
+        route = routes[home][int(rng.integers(params.routes))]
         n = int(rng.integers(lo, hi + 1))
         kinds = rng.choice(5, n, p=p)
-        cluster, pos = home, int(rng.integers(len(members[home])))
+        pos = int(rng.integers(max(1, int(params.start_spread * len(route))))) - 1  # the first step lands on it
         visited: list[int] = []
         for k in kinds:
-            m = members[cluster]
-            if k == 0 or not visited:       # forward along the route
-                pos = (pos + int(rng.geometric(0.6))) % len(m)
+            if k == 0 or not visited:       # on along the user's route
+                pos += int(rng.geometric(1.0 - params.p_skip))
+                visited.append(int(route[pos % len(route)]))
             elif k == 1:                    # a popular place at home
-                cluster, m = home, members[home]
-                pos = int(rng.choice(len(m), p=popularity[home]))
+                m = members[home]
+                visited.append(int(m[rng.choice(len(m), p=popularity[home])]))
             elif k == 2:                    # back to a place already visited
                 visited.append(visited[int(rng.integers(len(visited)))])
-                continue
             elif k == 3:                    # travel
-                cluster = int(rng.integers(len(members)))
-                m = members[cluster]
-                pos = int(rng.integers(len(m)))
+                m = members[int(rng.integers(len(members)))]
+                visited.append(int(m[rng.integers(len(m))]))
             else:                           # anywhere at home
-                cluster, m = home, members[home]
-                pos = int(rng.integers(len(m)))
-            visited.append(int(m[pos]))
+                m = members[home]
+                visited.append(int(m[rng.integers(len(m))]))
         gaps = (rng.exponential(18 * 3600, n) + 300).astype(np.int64)
         times = _EPOCH_START + rng.integers(0, _EPOCH_SPAN) + np.cumsum(gaps)
         stamps = np.datetime_as_string(times.astype("datetime64[s]"), unit="s")
@@ -351,6 +374,7 @@ GOWALLA_DATASET = DatasetSpec(
     required=(CHECKINS_FILE,),
     generate=generate_gowalla,
     params=GowallaParams,
+    version=2,  # 2: routes (several orderings of a city's places per city) instead of one walk per city
     layout_hint="gowalla/loc-gowalla_totalCheckins.txt from SNAP: user<TAB>ISO-8601 time<TAB>latitude"
     "<TAB>longitude<TAB>location id, one check-in a line",
 )

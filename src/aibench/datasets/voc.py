@@ -15,6 +15,7 @@ writes the inverse mapping.
 
 from __future__ import annotations
 
+import colorsys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from torch.utils.data import Dataset
 
 from aibench.datasets.embedded import DataLayoutError, DatasetSpec
@@ -167,62 +168,147 @@ class VOCDetection(Dataset):
 # Embedded-data generator
 # ----------------------------------------------------------------------------------------------------------
 
-# One look per class: a saturated colour and a shape, so that colour and shape both separate the classes.
-_STYLES: tuple[tuple[str, tuple[int, int, int], str], ...] = (
-    ("car", (230, 30, 30), "rectangle"),
-    ("dog", (30, 200, 40), "ellipse"),
-    ("person", (40, 70, 240), "triangle"),
-    ("cat", (245, 220, 20), "diamond"),
-    ("bird", (230, 40, 220), "cross"),
-    ("boat", (20, 220, 230), "ring"),
+# A class is a shape. Colour and texture are drawn for every object independently of its class, so only the
+# outline names the class, and an object differs from the photograph behind it by its outline and texture alone.
+_SHAPES: tuple[tuple[str, str], ...] = (
+    ("car", "rectangle"),
+    ("dog", "ellipse"),
+    ("person", "triangle"),
+    ("cat", "diamond"),
+    ("bird", "cross"),
+    ("boat", "ring"),
 )
-_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "grass", "gravel", "brick", "moon",
-           "hubble_deep_field", "immunohistochemistry")
+# Disjoint photographs (skimage.data, bundled: nothing is downloaded) for the backgrounds and photo textures of
+# the two splits, each with colour photographs and grey textures (which are colourised). skimage's `cat` is the
+# same photograph as `chelsea`, so it is not used.
+_TRAIN_PHOTOS = ("astronaut", "chelsea", "rocket", "immunohistochemistry", "brick", "gravel", "camera", "text",
+                 "moon", "horse")
+_TEST_PHOTOS = ("coffee", "retina", "hubble_deep_field", "logo", "colorwheel", "grass", "coins", "page", "clock")
 
 
-def _photos() -> list[Image.Image]:
+@dataclass(frozen=True)
+class _Photo:
+    image: Image.Image   # RGB (a grey photograph as three equal channels)
+    grey: bool
+
+
+def _photos(names: Sequence[str]) -> list[_Photo]:
     import skimage.data  # local, bundled photographs: no download
 
     out = []
-    for name in _PHOTOS:
-        array = getattr(skimage.data, name)()
-        out.append(Image.fromarray(array).convert("RGB"))
+    for name in names:
+        array = np.asarray(getattr(skimage.data, name)())
+        if array.dtype == bool:
+            array = array.astype(np.uint8) * 255
+        image = Image.fromarray(array)
+        if image.mode == "RGBA":  # the logo: composite onto white
+            image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
+        out.append(_Photo(image.convert("RGB"), array.ndim == 2))
     return out
 
 
-def _background(photos: Sequence[Image.Image], size: int, rng: np.random.Generator) -> Image.Image:
-    """A random crop of a real photo, desaturated and dimmed so the saturated objects stand out."""
+def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
+    """Any hue, any saturation, not too dark: colour carries no information about the class."""
+    r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.random(), rng.uniform(0.2, 1.0))
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _recolour(photo: _Photo, image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A grey photograph mapped onto a random two-colour ramp; a colour one, half the time, hue-rotated."""
+    if photo.grey:
+        return ImageOps.colorize(image.convert("L"), black=_random_colour(rng), white=_random_colour(rng))
+    if rng.random() < 0.5:
+        hsv = np.asarray(image.convert("HSV")).copy()
+        hsv[..., 0] = (hsv[..., 0].astype(np.int32) + int(rng.integers(256))) % 256
+        return Image.fromarray(hsv, "HSV").convert("RGB")
+    return image
+
+
+def _photo_crop(photos: Sequence[_Photo], width: int, height: int, rng: np.random.Generator) -> Image.Image:
+    """A random square-ish crop of a random photograph, resized to width x height, flipped half the time."""
     photo = photos[rng.integers(len(photos))]
-    w, h = photo.size
-    side = int(rng.integers(min(w, h) // 3, min(w, h) + 1))
+    w, h = photo.image.size
+    side = int(rng.integers(min(w, h) // 4, min(w, h) + 1))
     x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-    crop = photo.crop((x, y, x + side, y + side)).resize((size, size), Image.BILINEAR)
-    gray = crop.convert("L").convert("RGB")
-    mixed = Image.blend(crop, gray, 0.7)
-    return Image.blend(mixed, Image.new("RGB", mixed.size, (128, 128, 128)), 0.4)
+    crop = photo.image.crop((x, y, x + side, y + side)).resize((width, height), Image.BILINEAR)
+    if rng.random() < 0.5:
+        crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+    return _recolour(photo, crop, rng)
 
 
-def _draw(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], colour: tuple[int, ...]) -> None:
+_SURFACES = ("noise", "stripes", "checks", "gradient", "photo")
+
+
+def _texture(photos: Sequence[_Photo], width: int, height: int, surfaces: Sequence[str],
+             rng: np.random.Generator) -> np.ndarray:
+    """An object's surface: solid with noise, stripes, checks, a gradient or a photo crop, in random colours."""
+    kind = _SURFACES.index(surfaces[rng.integers(len(surfaces))])
+    c0, c1 = (np.asarray(_random_colour(rng), np.float32) for _ in range(2))
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    along = xx * np.cos(angle) + yy * np.sin(angle)
+    if kind == 0:
+        arr = c0 + rng.normal(0, 12, (height, width, 1)).astype(np.float32)
+    elif kind == 1:
+        stripe = (along / rng.uniform(3, 9)) % 1 < 0.5
+        arr = np.where(stripe[..., None], c0, c1)
+    elif kind == 2:
+        cell = rng.uniform(3, 8)
+        check = ((xx // cell + yy // cell) % 2).astype(bool)
+        arr = np.where(check[..., None], c0, c1)
+    elif kind == 3:
+        t = (along - along.min()) / max(float(np.ptp(along)), 1.0)
+        arr = c0 * (1 - t[..., None]) + c1 * t[..., None]
+    else:
+        arr = np.asarray(_photo_crop(photos, width, height, rng), np.float32)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def _shape_mask(shape: str, size: int, box: tuple[int, int, int, int]) -> Image.Image:
+    """The object's silhouette as an L-mode mask of the whole image."""
+    mask = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(mask)
     x0, y0, x1, y1 = box  # inclusive pixel corners, 0-based
-    outline = (0, 0, 0)
     if shape == "rectangle":
-        draw.rectangle(box, fill=colour, outline=outline)
+        draw.rectangle(box, fill=255)
     elif shape == "ellipse":
-        draw.ellipse(box, fill=colour, outline=outline)
+        draw.ellipse(box, fill=255)
     elif shape == "triangle":
-        draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=colour, outline=outline)
+        draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=255)
     elif shape == "diamond":
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        draw.polygon([(cx, y0), (x1, cy), (cx, y1), (x0, cy)], fill=colour, outline=outline)
+        draw.polygon([(cx, y0), (x1, cy), (cx, y1), (x0, cy)], fill=255)
     elif shape == "cross":
         tw, th = max(2, (x1 - x0) // 3), max(2, (y1 - y0) // 3)
         cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-        draw.rectangle((x0, cy - th // 2, x1, cy + th // 2), fill=colour)
-        draw.rectangle((cx - tw // 2, y0, cx + tw // 2, y1), fill=colour)
+        draw.rectangle((x0, cy - th // 2, x1, cy + th // 2), fill=255)
+        draw.rectangle((cx - tw // 2, y0, cx + tw // 2, y1), fill=255)
     elif shape == "ring":
-        draw.ellipse(box, fill=None, outline=colour, width=max(2, (x1 - x0) // 5))
+        draw.ellipse(box, fill=None, outline=255, width=max(2, (x1 - x0) // 5))
     else:
         raise ValueError(shape)
+    return mask
+
+
+def _paste_object(image: Image.Image, photos: Sequence[_Photo], shape: str, box: tuple[int, int, int, int],
+                  min_contrast: float, surfaces: Sequence[str], rng: np.random.Generator) -> None:
+    """Paint a textured object; redraw its surface (up to 20 times) until its mean colour differs from the
+    background it covers by at least min_contrast (RGB distance), as a real object differs from its scene."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0 + 1, y1 - y0 + 1
+    mask = _shape_mask(shape, image.size[0], box).crop((x0, y0, x1 + 1, y1 + 1))
+    inside = np.asarray(mask) > 127
+    behind = np.asarray(image.crop((x0, y0, x1 + 1, y1 + 1)), np.float32)[inside].mean(0)
+    best, best_gap = None, -1.0
+    for _ in range(20):
+        surface = _texture(photos, w, h, surfaces, rng)
+        gap = float(np.linalg.norm(surface[inside].astype(np.float32).mean(0) - behind))
+        if gap > best_gap:
+            best, best_gap = surface, gap
+        if gap >= min_contrast:
+            break
+    assert best is not None
+    image.paste(Image.fromarray(best), (x0, y0), mask)
 
 
 def _iou(a: Sequence[int], b: Sequence[int]) -> float:
@@ -274,41 +360,59 @@ def _annotation_xml(image_id: str, size: int, objects: list[tuple[str, tuple[int
 class VOCParams:
     """Size and make-up of an embedded VOC2007-format data set."""
 
-    num_classes: int = 3                  # the first N of the generator's object styles
+    num_classes: int = 3                  # the first N of the generator's shapes (car, dog, person, ...)
     num_trainval: int = 80
     num_test: int = 40
     image_size: int = 128                 # square images
     max_objects: int = 2                  # non-difficult objects per image (at least 1)
     difficult_prob: float = 0.3           # chance that an image also gets a small, hence difficult, object
     object_scale: tuple[float, float] = (0.3, 0.55)   # side of a normal object, as a fraction of the image
+    min_contrast: float = 40.0            # least RGB distance between an object's mean colour and what it covers
+    surfaces: tuple[str, ...] = _SURFACES  # the kinds of object surface drawn from
 
     def __post_init__(self) -> None:
-        if not 1 <= self.num_classes <= len(_STYLES):
-            raise ValueError(f"num_classes must be in 1..{len(_STYLES)}, got {self.num_classes}")
+        if not 1 <= self.num_classes <= len(_SHAPES):
+            raise ValueError(f"num_classes must be in 1..{len(_SHAPES)}, got {self.num_classes}")
         if min(self.num_trainval, self.num_test, self.max_objects) < 1 or self.image_size < 16:
             raise ValueError("embedded VOC needs >= 1 image per split, >= 1 object per image and >= 16 px")
         lo, hi = self.object_scale
         if not 0 < lo <= hi < 1:
             raise ValueError(f"object_scale must satisfy 0 < lo <= hi < 1, got {self.object_scale}")
+        if not self.surfaces or set(self.surfaces) - set(_SURFACES):
+            raise ValueError(f"surfaces must be a non-empty subset of {_SURFACES}, got {self.surfaces}")
+        if self.min_contrast < 0:
+            raise ValueError(f"min_contrast must be >= 0, got {self.min_contrast}")
 
 
 def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
-    """Write a small detection dataset in the real VOC2007 layout."""
+    """Write a small detection dataset in the real VOC2007 layout: shapes with random surfaces on photographs.
+
+    Each class is a shape (car a rectangle, dog an ellipse, person a triangle, ...); every object gets a random
+    surface (solid with noise, stripes, checks, a gradient or a photo crop) in random colours, so neither colour
+    nor texture says anything about the class, and the detector has to learn outlines. Backgrounds are random
+    crops of real photographs at full colour (grey ones colourised with random ramps, colour ones sometimes
+    hue-rotated), so objects do not stand out by saturation or brightness; an object's mean colour differs from
+    what it covers by at least `min_contrast`, as objects in real scenes usually do. Trainval and test images
+    are drawn from disjoint photographs (backgrounds and photo textures alike), so test scenes are new scenes.
+    Small objects are marked difficult, as VOC annotators mark them; evaluation ignores them.
+    """
     num_classes, n_trainval, n_test = params.num_classes, params.num_trainval, params.num_test
     size, max_objects, difficult_prob = params.image_size, params.max_objects, params.difficult_prob
     lo, hi = params.object_scale
-    styles = _STYLES[:num_classes]
+    shapes = _SHAPES[:num_classes]
 
     rng = np.random.default_rng(seed)
-    photos = _photos()
+    photo_sets = {"trainval": _photos(_TRAIN_PHOTOS), "test": _photos(_TEST_PHOTOS)}
     base = voc2007_dir(root)
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (base / sub).mkdir(parents=True, exist_ok=True)
 
     ids = [f"{i:06d}" for i in range(1, n_trainval + n_test + 1)]
+    order = rng.permutation(len(ids))
+    split_of = {ids[i]: "trainval" if k < n_trainval else "test" for k, i in enumerate(order)}
     for image_id in ids:
-        image = _background(photos, size, rng)
-        draw = ImageDraw.Draw(image)
+        photos = photo_sets[split_of[image_id]]
+        image = _photo_crop(photos, size, size, rng)
         objects: list[tuple[str, tuple[int, int, int, int], bool]] = []
         taken: list[tuple[int, int, int, int]] = []
         for _ in range(int(rng.integers(1, max_objects + 1))):
@@ -316,26 +420,23 @@ def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
             if box is None:
                 break
             taken.append(box)
-            name, colour, shape = styles[rng.integers(num_classes)]
-            jitter = rng.integers(-25, 26, size=3)
-            _draw(draw, shape, box, tuple(int(c) for c in np.clip(np.asarray(colour) + jitter, 0, 255)))
+            name, shape = shapes[rng.integers(num_classes)]
+            _paste_object(image, photos, shape, box, params.min_contrast, params.surfaces, rng)
             objects.append((name, box, False))
         if rng.random() < difficult_prob:
             # Small objects are what VOC annotators mark difficult; evaluation must ignore them.
             box = _place(rng, size, 0.06, 0.11, taken, max_iou=0.0)
             if box is not None:
-                name, colour, shape = styles[rng.integers(num_classes)]
-                _draw(draw, shape, box, colour)
+                name, shape = shapes[rng.integers(num_classes)]
+                _paste_object(image, photos, shape, box, params.min_contrast, params.surfaces, rng)
                 objects.append((name, box, True))
         image = image.filter(ImageFilter.GaussianBlur(radius=0.5))  # soften aliased edges, like a camera
         image.save(base / "JPEGImages" / f"{image_id}.jpg", quality=90)
         (base / "Annotations" / f"{image_id}.xml").write_text(_annotation_xml(image_id, size, objects))
 
-    order = rng.permutation(len(ids))
-    trainval = sorted(ids[i] for i in order[:n_trainval])
-    test = sorted(ids[i] for i in order[n_trainval:])
-    (base / "ImageSets" / "Main" / "trainval.txt").write_text("".join(f"{i}\n" for i in trainval))
-    (base / "ImageSets" / "Main" / "test.txt").write_text("".join(f"{i}\n" for i in test))
+    for split in ("trainval", "test"):
+        listed = sorted(i for i in ids if split_of[i] == split)
+        (base / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{i}\n" for i in listed))
 
 
 VOC_DATASET = DatasetSpec(
@@ -348,6 +449,6 @@ VOC_DATASET = DatasetSpec(
     ),
     generate=generate_voc,
     params=VOCParams,
+    version=2,
     layout_hint="VOCdevkit/VOC2007/{JPEGImages/*.jpg, Annotations/*.xml, ImageSets/Main/{trainval,test}.txt}",
 )
-
