@@ -36,14 +36,14 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
 from aibench.benchmarks.quality import Rule
 from aibench.catalog import BenchmarkInfo
@@ -102,14 +102,14 @@ class BenchmarkContext:
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def sampler(self, dataset: Sized, shuffle: bool, epoch: int) -> DistributedSampler[Any] | None:
+    def sampler(self, dataset: Dataset[Any], shuffle: bool, epoch: int) -> DistributedSampler[Any] | None:
         """This rank's shard of a training set for one epoch (a DistributedSampler with the epoch set), or None
         in a single-process session, where the DataLoader shuffles by itself. Shards have equal length (the last
         incomplete round of samples is dropped), so every rank takes the same number of steps."""
         if self.world_size == 1:
             return None
-        sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank, shuffle=shuffle,
-                                     seed=self.seed, drop_last=True)
+        sampler: DistributedSampler[Any] = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank,
+                                                              shuffle=shuffle, seed=self.seed, drop_last=True)
         sampler.set_epoch(epoch)
         return sampler
 

@@ -283,9 +283,9 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
         config_path.write_text(cfg.to_json())
         errfile = open(cfg.path / "stderr.log", "w", encoding="utf-8")
     except OSError as exc:
-        result = _synthesized_result(cfg, settings, "error", f"cannot write the session's files: {exc}", [], 0)
-        display.session_finished(result)
-        raise ResultsUnwritable(result) from exc
+        failed = _synthesized_result(cfg, settings, "error", f"cannot write the session's files: {exc}", [], 0)
+        display.session_finished(failed)
+        raise ResultsUnwritable(failed) from exc
 
     launch = Launch(**cfg.launch) if cfg.launch else None
     command = ([sys.executable, "-m", "aibench.harness.worker", str(config_path)] if launch is None else

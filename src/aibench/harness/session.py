@@ -409,7 +409,7 @@ class Session:
         throughput = clock.steady_samples / clock.steady_time if clock.steady_time > 0 else None
         peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         cuda_mem = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        ranks = [{"rank": 0, "throughput_samples_per_s": throughput, "peak_rss_mib": peak_rss,
+        ranks: list[dict[str, Any]] = [{"rank": 0, "throughput_samples_per_s": throughput, "peak_rss_mib": peak_rss,
                   "cuda_max_allocated_mib": cuda_mem}]
         if self.group.distributed:
             if status in ENDED_TOGETHER:   # the ranks are in step: gather what each measured
