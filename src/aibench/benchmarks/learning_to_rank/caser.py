@@ -58,9 +58,13 @@ class Caser(nn.Module):
         """Scores (B, N) of items (B, N) for queries x (B, 2d) from `query`."""
         return torch.baddbmm(self.b2(items), self.W2(items), x.unsqueeze(2)).squeeze(2)
 
-    def forward(self, seq: torch.Tensor, user: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Scores (B, N) of items (B, N) for the queries (seq (B, L), user (B,))."""
-        return self.score(self.query(seq, user), items)
+    def forward(self, seq: torch.Tensor, user: torch.Tensor, items: torch.Tensor,
+                return_query: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Scores (B, N) of items (B, N) for the queries (seq (B, L), user (B,)); with `return_query`, also the
+        query representation (what ranking distillation scores its sampled items against)."""
+        x = self.query(seq, user)
+        scores = self.score(x, items)
+        return (scores, x) if return_query else scores
 
     def score_all(self, seq: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
         """Scores (B, num_items) of every item."""
