@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,20 @@ def test_malformed_line_names_file_and_line(tmp_path: Path, bad: str, line: int,
     with pytest.raises(DataLayoutError) as err:
         read_checkins(path)
     assert str(path) in str(err.value) and f"line {line}" in str(err.value) and what in str(err.value)
+
+
+@pytest.mark.parametrize("bad_time", ["2010-10-19T23:55:2x", "2010-13-45T99:99:99", "2010-10-19T23:55:27\u00e9"])
+def test_one_bad_time_among_many_lines_is_an_error_not_a_crash(tmp_path: Path, bad_time: str) -> None:
+    """numpy's bytes -> datetime64 conversion segfaults on an invalid date in an array of ~600+ elements (the real
+    file has 6.4 M lines): the error must name the file and line instead."""
+    lines = [f"{u}\t2010-10-19T23:55:27Z\t30.2\t-97.7\t{u}" for u in range(2000)]
+    lines[1500] = f"7\t{bad_time}Z\t30.2\t-97.7\t1"
+    path = _write(tmp_path, lines)
+    code = ("import sys; from aibench.datasets.gowalla import read_checkins\n"
+            "try:\n    read_checkins(sys.argv[1])\nexcept Exception as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"the reader crashed: {proc.returncode} {proc.stderr[-500:]}"
+    assert str(path) in proc.stdout and "line 1501" in proc.stdout and "time" in proc.stdout
 
 
 def test_missing_file_is_a_layout_error(tmp_path: Path) -> None:

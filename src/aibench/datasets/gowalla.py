@@ -128,7 +128,10 @@ def _parse_chunk(lines: list[bytes], first_line: int, path: Path) -> tuple[np.nd
         return empty, empty, np.empty(0), np.empty(0), empty
     flat = b"\t".join(body).split(b"\t")
     users = _column(flat[0::5], np.int64, "user id", line_no, path)
-    stamps = _column(np.strings.rstrip(np.array(flat[1::5]), b"Z"), "datetime64[s]", "time", line_no, path)
+    # Decoded to text first: numpy's bytes -> datetime64 conversion crashes the process (SIGSEGV) on an invalid
+    # date in an array of a few hundred elements, where the text conversion raises ValueError.
+    times = np.strings.decode(np.strings.rstrip(np.array(flat[1::5]), b"Z"), "ascii", "replace")
+    stamps = _column(times, "datetime64[s]", "time", line_no, path)
     lats = _column(flat[2::5], np.float64, "latitude", line_no, path)
     lons = _column(flat[3::5], np.float64, "longitude", line_no, path)
     locs = _column(flat[4::5], np.int64, "location id", line_no, path)
