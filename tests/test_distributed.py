@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from aibench import registry
 from aibench.cli import main
 from aibench.harness.distributed import Launch, LaunchError, torchrun_root_cause
 
@@ -116,3 +117,34 @@ def test_torchrun_commands_and_failure_reports():
               "  rank      : 3 (local_rank: 1)\n  exitcode  : 1 (pid: 7)\n  error_file: <N/A>\n"
               "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n")
     assert torchrun_root_cause(report) == "rank 3 exited with code 1"
+
+
+RUNNABLE = registry.runnable_ids()
+
+
+@pytest.fixture(scope="module")
+def two_rank_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One epoch of every registered benchmark's tiny profile on 2 ranks, in one `aibench run`."""
+    out = tmp_path_factory.mktemp("two-ranks")
+    threads = os.environ.get("AIBENCH_THREADS")
+    os.environ["AIBENCH_THREADS"] = "1"   # per rank: 2 ranks on 2 cores
+    try:
+        assert main(["run", *RUNNABLE, "--profile", "tiny", "--epochs", "1", "--nproc-per-node", "2", "--seed", "4",
+                     "--out", str(out)]) == 0
+    finally:
+        if threads is None:
+            del os.environ["AIBENCH_THREADS"]
+        else:
+            os.environ["AIBENCH_THREADS"] = threads
+    return out
+
+
+@pytest.mark.timeout(60 * len(RUNNABLE) + 120)
+@pytest.mark.parametrize("bench_id", RUNNABLE)
+def test_every_benchmark_runs_on_two_ranks(two_rank_run: Path, bench_id: str, capsys):
+    result = _result(two_rank_run, bench_id)
+    assert result["status"] == "completed", result["error"]
+    assert result["distributed"]["world_size"] == 2 and len(result["distributed"]["per_rank"]) == 2
+    assert (two_rank_run / bench_id / "run-1" / "weights.pt").is_file()
+    capsys.readouterr()
+    assert main(["check", str(two_rank_run / bench_id / "run-1" / "mllog.txt")]) == 0

@@ -30,6 +30,8 @@ class DatasetSpec(Generic[P]):
     params: type[P]                            # the generator's parameter dataclass
     version: int = 1                           # bump when the generator's output changes, to invalidate caches
     layout_hint: str = ""                      # one line describing the real layout, for error messages
+    # Cheap structural checks of a user's root (raise DataLayoutError naming the path), run before any session.
+    validate: Callable[[Path], None] | None = None
 
 
 def missing_paths(spec: DatasetSpec[Any], root: Path) -> list[Path]:
@@ -37,7 +39,10 @@ def missing_paths(spec: DatasetSpec[Any], root: Path) -> list[Path]:
 
 
 def check_layout(spec: DatasetSpec[Any], root: Path) -> None:
+    """A user's data root has the dataset's layout (before any session, so a bad root costs no training)."""
     missing = missing_paths(spec, root)
+    if not missing and spec.validate is not None:
+        spec.validate(root)
     if missing:
         raise DataLayoutError(
             f"--data-root {root} does not hold the {spec.name} dataset: missing {missing[0]}"

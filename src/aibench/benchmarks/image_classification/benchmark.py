@@ -123,8 +123,10 @@ class ImageClassification(Benchmark):
 
     def _loader(self, dataset: Any, shuffle: bool, epoch: int = 0) -> DataLoader:
         gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch)
-        return DataLoader(dataset, batch_size=self.settings.batch_size, shuffle=shuffle, generator=gen,
-                          num_workers=self.settings.options.workers, pin_memory=self.device.type == "cuda",
+        sampler = self.ctx.sampler(dataset, shuffle, epoch) if shuffle else None   # this rank's shard, if several
+        return DataLoader(dataset, batch_size=self.settings.batch_size, shuffle=shuffle and sampler is None,
+                          sampler=sampler, generator=gen, num_workers=self.settings.options.workers,
+                          pin_memory=self.device.type == "cuda",
                           drop_last=shuffle and len(dataset) > self.settings.batch_size)
 
     def train_batches(self, epoch: int) -> Iterable[Any]:

@@ -187,9 +187,10 @@ class ObjectDetection(Benchmark):
         collate: Any = _collate
         if self.settings.options.hflip:
             collate = _FlipCollate(torch.Generator().manual_seed(seed + 1))
-        return DataLoader(self.train_set, batch_size=self.settings.batch_size, shuffle=True,
-                          generator=torch.Generator().manual_seed(seed), num_workers=0, collate_fn=collate,
-                          pin_memory=self.device.type == "cuda")
+        sampler = self.ctx.sampler(self.train_set, shuffle=True, epoch=epoch)   # this rank's shard, if several
+        return DataLoader(self.train_set, batch_size=self.settings.batch_size, shuffle=sampler is None,
+                          sampler=sampler, generator=torch.Generator().manual_seed(seed), num_workers=0,
+                          collate_fn=collate, pin_memory=self.device.type == "cuda")
 
     def train_step(self, batch: Any) -> StepOutput:
         images, targets = batch
