@@ -38,6 +38,30 @@ def test_corrupt_image_error_names_the_file(tmp_path: Path):
         image_folder(tmp_path, "train")[0]
 
 
+def _classes(root: Path, train: list[str], val: list[str]) -> None:
+    for split, names in (("train", train), ("val", val)):
+        for name in names:
+            _jpeg(root / "imagenet" / split / name / f"{name}_1.JPEG", (9, 9, 9))
+
+
+@pytest.mark.parametrize("train, val, message", [
+    (["n01"], ["n01"], "holds 1 class folder(s); classification needs at least 2"),
+    (["n01", "n02", "n03"], ["n01", "n02", "n04"], "only in train: n03; only in val: n04"),
+])
+def test_class_folders_must_hold_together(tmp_path: Path, train, val, message):
+    _classes(tmp_path, train, val)
+    with pytest.raises(DataLayoutError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_layout(IMAGENET, tmp_path)
+
+
+def test_a_file_where_the_train_folder_belongs(tmp_path: Path):
+    (tmp_path / "imagenet").mkdir()
+    (tmp_path / "imagenet" / "train").write_text("not a folder")
+    (tmp_path / "imagenet" / "val").mkdir()
+    with pytest.raises(DataLayoutError, match="train is not a folder"):
+        check_layout(IMAGENET, tmp_path)
+
+
 def test_missing_layout_names_the_path(tmp_path: Path):
     with pytest.raises(DataLayoutError, match=str(tmp_path / "imagenet" / "train")):
         check_layout(IMAGENET, tmp_path)

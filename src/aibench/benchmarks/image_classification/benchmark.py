@@ -24,7 +24,7 @@ from aibench.baselines.classification import colour_histogram, knn_top5, raw_pix
 from aibench.benchmarks.base import Baseline, Benchmark, ModelProbe, ProfileSettings, SampleCache, StepOutput
 from aibench.benchmarks.quality import AtLeast
 from aibench.benchmarks.schedules import WarmupStepDecay, every
-from aibench.datasets.imagenet import IMAGENET, ImageNetParams, image_folder
+from aibench.datasets.imagenet import IMAGENET, ImageNetParams, check_imagenet, image_folder
 from aibench.metrics.classification import topk_accuracy, topk_classes
 from aibench.registry import register
 
@@ -115,10 +115,9 @@ class ImageClassification(Benchmark):
                               T.RandomHorizontalFlip(), T.ToDtype(torch.float32, scale=True), T.Normalize(_MEAN, _STD)])
         eval_tf = T.Compose([T.ToImage(), T.Resize(opts.resize, antialias=True), T.CenterCrop(size),
                              T.ToDtype(torch.float32, scale=True), T.Normalize(_MEAN, _STD)])
+        check_imagenet(self.ctx.data_root)
         self.train_set = image_folder(self.ctx.data_root, "train", train_tf)
         self.val_set = image_folder(self.ctx.data_root, "val", eval_tf)
-        if self.train_set.classes != self.val_set.classes:
-            raise ValueError("imagenet/train and imagenet/val have different class folders")
         self.eval_inputs = SampleCache(lambda i: self.val_set[i][0])
 
     def _loader(self, dataset: Any, shuffle: bool, epoch: int = 0) -> DataLoader:
