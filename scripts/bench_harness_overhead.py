@@ -8,10 +8,12 @@ evaluation excluded: the harness's own definition) of each and their ratios:
 
   harness / plain loop, both with the harness's allocator                 goal >= 0.98
   harness with its defaults / plain loop with glibc's defaults            goal >= 1.0
+  harness with glibc's defaults / harness with its allocator              (what the allocator is worth)
   harness bf16 / harness fp32 (says whether the CPU has native bf16)      goal >= 1.0 where it has
+  harness channels-last / harness contiguous                              (a layout the rules allow)
 
 Each measurement runs in a fresh process, so the allocator (set in the environment before start) applies.
-Usage: scripts/bench_harness_overhead.py [--epochs 3] [--rounds 2] [--skip-bf16] [--threads N]
+Usage: scripts/bench_harness_overhead.py [--epochs 3] [--rounds 2] [--skip-bf16] [--skip-layout] [--threads N]
 Needs an otherwise idle machine: on 2 shared cores every figure moves by tens of percent.
 """
 
@@ -102,13 +104,15 @@ def measure_plain(epochs: int, seed: int, allocator: str, threads: str | None) -
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def measure_harness(epochs: int, seed: int, allocator: str, threads: str | None, precision: str = "fp32") -> float:
+def measure_harness(epochs: int, seed: int, allocator: str, threads: str | None, precision: str = "fp32",
+                    memory_format: str = "contiguous") -> float:
     with tempfile.TemporaryDirectory(prefix="aibench-overhead-") as out:
         env = {**os.environ, "AIBENCH_ALLOCATOR": allocator}
         if threads:
             env["AIBENCH_THREADS"] = threads
         subprocess.run([sys.executable, "-m", "aibench.cli", "run", "C1", "--epochs", str(epochs), "--seed", str(seed),
-                        "--precision", precision, "--no-save-weights", "--out", out], env=env, check=True,
+                        "--precision", precision, "--memory-format", memory_format, "--no-save-weights",
+                        "--out", out], env=env, check=True,
                        capture_output=True, text=True)
         result = json.loads((Path(out) / "DC-AI-C1" / "run-1" / "result.json").read_text())
         return float(result["metrics"]["throughput_samples_per_s"])
@@ -121,6 +125,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", help="torch threads (default: $AIBENCH_THREADS, else torch's choice)")
     p.add_argument("--skip-bf16", action="store_true")
+    p.add_argument("--skip-layout", action="store_true", help="skip the channels-last run")
     p.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.plain_child:
@@ -136,11 +141,15 @@ def main() -> int:
     runs: dict[str, list[float]] = {}
     plan = [("harness, " + DEFAULT_ALLOCATOR, lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads)),
             ("plain loop, " + DEFAULT_ALLOCATOR, lambda s: measure_plain(args.epochs, s, DEFAULT_ALLOCATOR, threads)),
-            ("plain loop, glibc defaults", lambda s: measure_plain(args.epochs, s, "glibc", threads))]
+            ("plain loop, glibc defaults", lambda s: measure_plain(args.epochs, s, "glibc", threads)),
+            ("harness, glibc defaults", lambda s: measure_harness(args.epochs, s, "glibc", threads))]
     bf16_reason = bf16_unsupported_reason(torch.device("cpu"))
     if not args.skip_bf16:
         plan.append(("harness bf16, " + DEFAULT_ALLOCATOR,
                      lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads, "bf16")))
+    if not args.skip_layout:
+        plan.append(("harness channels-last, " + DEFAULT_ALLOCATOR,
+                     lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads, "fp32", "channels_last")))
     for r in range(args.rounds):
         for name, fn in plan:   # alternating, so a drift in the machine's load hits every variant alike
             value = fn(args.seed)
@@ -156,10 +165,14 @@ def main() -> int:
                  mean["plain loop, glibc defaults"])
     print(f"  harness / plain loop (same allocator)            {h / pl:.3f}   goal >= 0.98")
     print(f"  harness defaults / plain loop glibc defaults     {h / pg:.3f}   goal >= 1.0")
+    print(f"  harness glibc defaults / harness defaults        {mean['harness, glibc defaults'] / h:.3f}")
     if not args.skip_bf16:
         native = "native bf16 (AVX-512 BF16 or AMX)" if bf16_reason is None else f"no native bf16: {bf16_reason}"
         print(f"  harness bf16 / fp32                              {mean['harness bf16, ' + DEFAULT_ALLOCATOR] / h:.3f}"
               f"   goal >= 1.0 on a CPU with native bf16; this CPU: {native}")
+    if not args.skip_layout:
+        print(f"  harness channels-last / contiguous               "
+              f"{mean['harness channels-last, ' + DEFAULT_ALLOCATOR] / h:.3f}")
     return 0
 
 
