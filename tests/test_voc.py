@@ -131,11 +131,29 @@ def test_corrupt_xml_names_the_file(voc_root: Path):
     ("<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>x</xmax><ymax>5</ymax></bndbox></object>",
      "xmax"),
     ("<object><name>cat</name></object>", "bndbox"),
+    ("<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>inf</xmax><ymax>5</ymax></bndbox></object>",
+     "not a finite number"),
+    (_obj("cat", (-3, 1, 5, 5), "0"), "negative coordinate"),
+    (_obj("cat", (50, 40, 60, 45), "0"), "outside the 40x30 image"),
+    (_obj("cat", (9, 9, 4, 12), "0"), "empty box"),
+    (_obj("cat", (1, 1, 5, 5), "yes"), "difficult.*0 or 1"),
 ])
 def test_malformed_annotation_names_the_file(voc_root: Path, objects: str, message: str):
     (voc2007_dir(voc_root) / "Annotations" / "000012.xml").write_text(_xml("000012.jpg", objects))
     with pytest.raises(DataLayoutError, match=f"000012.xml.*{message}"):
         read_voc(voc_root, "test")
+
+
+def test_a_box_that_only_overhangs_is_clipped_to_the_image(voc_root: Path):
+    (voc2007_dir(voc_root) / "Annotations" / "000012.xml").write_text(_xml("000012.jpg", _obj("cat", (0, 3, 45, 33), "0")))
+    record = next(r for r in read_voc(voc_root, "test") if r.image_id == "000012")
+    np.testing.assert_array_equal(record.boxes, [[0, 2, 40, 30]])   # continuous coordinates, within 40x30
+
+
+def test_an_empty_image_set_names_the_list(voc_root: Path):
+    (voc2007_dir(voc_root) / "ImageSets" / "Main" / "trainval.txt").write_text("\n\n")
+    with pytest.raises(DataLayoutError, match="trainval.txt lists no images"):
+        read_voc(voc_root, "trainval")
 
 
 def test_listed_image_that_does_not_exist(voc_root: Path):

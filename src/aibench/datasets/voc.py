@@ -16,6 +16,7 @@ writes the inverse mapping.
 from __future__ import annotations
 
 import colorsys
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,16 +66,54 @@ def read_split_ids(root: Path, split: str) -> list[str]:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataLayoutError(f"cannot read VOC image set {path}: {exc}") from exc
-    return [line.split()[0] for line in text.splitlines() if line.strip()]
+    ids = [line.split()[0] for line in text.splitlines() if line.strip()]
+    if not ids:
+        raise DataLayoutError(f"VOC image set {path} lists no images")
+    return ids
 
 
-def _int_field(node: ET.Element, tag: str, path: Path) -> int:
-    text = node.findtext(tag)
+def check_voc(root: Path) -> None:
+    """Both image sets list images (before any session; every XML is checked when the data is read)."""
+    for split in ("trainval", "test"):
+        read_split_ids(root, split)
+
+
+def _int_field(node: ET.Element | None, tag: str, path: Path) -> int:
+    text = node.findtext(tag) if node is not None else None
     try:
         # Some VOC annotations (and other tools' exports) write coordinates as "273.0".
-        return int(round(float(text)))  # type: ignore[arg-type]
+        value = float(text)  # type: ignore[arg-type]
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return int(round(value))
     except (TypeError, ValueError) as exc:
-        raise DataLayoutError(f"VOC annotation {path}: <{tag}> missing or not a number ({text!r})") from exc
+        raise DataLayoutError(f"VOC annotation {path}: <{tag}> missing or not a finite number ({text!r})") from exc
+
+
+def _difficult(text: str | None, path: Path) -> bool:
+    """The devkit's difficult flag: 0 or 1 (missing counts as 0)."""
+    value = (text or "0").strip() or "0"
+    if value not in ("0", "1"):
+        raise DataLayoutError(f"VOC annotation {path}: <difficult> must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
+def _checked_box(box: tuple[int, ...], width: int, height: int, path: Path) -> tuple[int, int, int, int]:
+    """A VOC box (1-based, inclusive) as continuous 0-based xyxy, checked against the image.
+
+    A box that only overhangs the image is clipped to it, as the VOC devkit's own annotation tools keep boxes
+    inside the image; a negative coordinate, an empty box or one wholly outside the image is an error.
+    """
+    xmin, ymin, xmax, ymax = box
+    if min(box) < 0:
+        raise DataLayoutError(f"VOC annotation {path}: negative coordinate in box {box}")
+    if xmax < xmin or ymax < ymin:
+        raise DataLayoutError(f"VOC annotation {path}: empty box {box}")
+    if width and height:
+        if xmin > width or ymin > height or xmax < 1 or ymax < 1:
+            raise DataLayoutError(f"VOC annotation {path}: box {box} lies outside the {width}x{height} image")
+        xmin, ymin, xmax, ymax = max(xmin, 1), max(ymin, 1), min(xmax, width), min(ymax, height)
+    return xmin - 1, ymin - 1, xmax, ymax
 
 
 def parse_annotation(xml_path: Path, image_path: Path) -> VOCRecord:
@@ -87,6 +126,8 @@ def parse_annotation(xml_path: Path, image_path: Path) -> VOCRecord:
     size = ann.find("size")
     width = _int_field(size, "width", xml_path) if size is not None else 0
     height = _int_field(size, "height", xml_path) if size is not None else 0
+    if size is not None and (width < 1 or height < 1):
+        raise DataLayoutError(f"VOC annotation {xml_path}: image size {width}x{height} is not positive")
     boxes, labels, difficult = [], [], []
     for obj in ann.iter("object"):
         name = (obj.findtext("name") or "").strip()
@@ -95,13 +136,10 @@ def parse_annotation(xml_path: Path, image_path: Path) -> VOCRecord:
         bnd = obj.find("bndbox")
         if bnd is None:
             raise DataLayoutError(f"VOC annotation {xml_path}: object {name!r} has no <bndbox>")
-        xmin, ymin, xmax, ymax = (_int_field(bnd, t, xml_path) for t in ("xmin", "ymin", "xmax", "ymax"))
-        if xmax < xmin or ymax < ymin:
-            raise DataLayoutError(f"VOC annotation {xml_path}: empty box {(xmin, ymin, xmax, ymax)}")
-        boxes.append((xmin - 1, ymin - 1, xmax, ymax))
+        box = tuple(_int_field(bnd, t, xml_path) for t in ("xmin", "ymin", "xmax", "ymax"))
+        boxes.append(_checked_box(box, width, height, xml_path))
         labels.append(CLASS_TO_LABEL[name])
-        diff = obj.findtext("difficult")
-        difficult.append(bool(int(diff)) if diff and diff.strip() else False)
+        difficult.append(_difficult(obj.findtext("difficult"), xml_path))
     return VOCRecord(
         image_id=xml_path.stem,
         image_path=image_path,
@@ -449,6 +487,7 @@ VOC_DATASET = DatasetSpec(
     ),
     generate=generate_voc,
     params=VOCParams,
+    validate=check_voc,
     version=2,
     layout_hint="VOCdevkit/VOC2007/{JPEGImages/*.jpg, Annotations/*.xml, ImageSets/Main/{trainval,test}.txt}",
 )
