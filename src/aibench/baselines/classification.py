@@ -1,6 +1,7 @@
-"""Image classification without deep learning: colour histograms and raw pixels, each with k-nearest neighbours.
+"""Image classification without deep learning: colour histograms, raw pixels and grey pixels, each with k-nearest
+neighbours.
 
-Both read the same class-folder images the model trains on (torchvision `ImageFolder` samples) and return, for
+All read the same class-folder images the model trains on (torchvision `ImageFolder` samples) and return, for
 every evaluation image, the top-5 classes in the format of the benchmark's `infer`.
 """
 
@@ -32,7 +33,15 @@ def colour_histogram(img: Image.Image, bins: int = 8) -> np.ndarray:
 
 def raw_pixels(img: Image.Image, size: int = 16) -> np.ndarray:
     """The image shrunk to size x size, as a vector of pixel values in [0, 1]."""
-    return np.asarray(img.resize((size, size), Image.BILINEAR), dtype=np.float32).reshape(-1) / 255.0
+    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32).reshape(-1) / 255.0
+
+
+def grey_pixels(img: Image.Image, size: int = 16) -> np.ndarray:
+    """The image in grey, shrunk to size x size and standardised (zero mean, unit norm): layout without colour,
+    overall brightness or contrast."""
+    pixels = np.asarray(img.convert("L").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32).reshape(-1)
+    pixels = pixels - pixels.mean()
+    return pixels / max(float(np.linalg.norm(pixels)), 1e-6)
 
 
 def knn_top5(train: Samples, test: Samples, feature: Callable[[Image.Image], np.ndarray],

@@ -18,10 +18,13 @@ from PIL import Image
 from scipy import ndimage
 
 
-class _Record(Protocol):  # aibench.datasets.voc.VOCRecord
-    image_path: Path
-    boxes: np.ndarray
-    labels: np.ndarray
+class _Record(Protocol):  # aibench.datasets.voc.VOCRecord (frozen, hence read-only properties here)
+    @property
+    def image_path(self) -> Path: ...
+    @property
+    def boxes(self) -> np.ndarray: ...
+    @property
+    def labels(self) -> np.ndarray: ...
 
 
 def _rgb_and_saturation(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +102,7 @@ def _shape_feature(box: tuple[int, int, int, int], mask: np.ndarray, size: tuple
     """The region's silhouette shrunk to grid x grid (what fraction of each cell it fills), with its box's
     position, size and aspect ratio: a description of the outline that ignores colour and texture."""
     h, w = size
-    silhouette = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((grid, grid), Image.BOX),
+    silhouette = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((grid, grid), Image.Resampling.BOX),
                             np.float32) / 255.0
     x0, y0, x1, y1 = box
     geometry = np.array([(x1 - x0) / w, (y1 - y0) / h, np.log((x1 - x0) / (y1 - y0)), mask.mean()], np.float32)
@@ -123,9 +126,9 @@ def region_shapes(train: Sequence[_Record], test: Sequence[_Record], scales: Seq
     object (IoU >= 0.5) is an example of that object's class, one that overlaps no object (IoU < 0.3) an
     example of background. A test region becomes one detection per class, scored by that class's share of the
     vote; per-class NMS at IoU 0.5 removes duplicates across scales."""
+    import torch
     from sklearn.neighbors import KNeighborsClassifier
     from torchvision.ops import nms
-    import torch
 
     rng = np.random.default_rng(seed)
     features, targets = [], []
@@ -159,10 +162,10 @@ def region_shapes(train: Sequence[_Record], test: Sequence[_Record], scales: Seq
             if label == 0:
                 continue
             scores = torch.from_numpy(proba[:, column]).float()
-            keep = scores > 0
-            if not keep.any():
+            positive = scores > 0
+            if not positive.any():
                 continue
-            b, s = boxes[keep], scores[keep]
+            b, s = boxes[positive], scores[positive]
             for j in nms(b, s, 0.5).tolist():
                 dets.append((*b[j].tolist(), float(s[j]), float(label)))
         out[i] = np.asarray(dets, np.float32).reshape(-1, 6)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 from torch.utils.data import Dataset
 
 from aibench.datasets.embedded import DataLayoutError, DatasetSpec
@@ -53,7 +53,7 @@ class VOCRecord:
     labels: np.ndarray     # int64 [N], 1..20
     difficult: np.ndarray  # bool [N]
 
-    def without_difficult(self) -> "VOCRecord":
+    def without_difficult(self) -> VOCRecord:
         keep = ~self.difficult
         return VOCRecord(self.image_id, self.image_path, self.width, self.height,
                          self.boxes[keep], self.labels[keep], self.difficult[keep])
@@ -245,10 +245,20 @@ def _photos(names: Sequence[str]) -> list[_Photo]:
     return out
 
 
-def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
-    """Any hue, any saturation, not too dark: colour carries no information about the class."""
-    r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.random(), rng.uniform(0.2, 1.0))
+def _random_colour(rng: np.random.Generator, saturation: tuple[float, float] = (0.0, 1.0),
+                   value: tuple[float, float] = (0.2, 1.0)) -> tuple[int, int, int]:
+    """Any hue, saturation and value in the given ranges: colour carries no information about the class."""
+    r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(*saturation), rng.uniform(*value))
     return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _mute(image: Image.Image, saturation: float, brightness: float) -> Image.Image:
+    """The image with its saturation and brightness scaled (1, 1: unchanged)."""
+    if saturation != 1.0:
+        image = ImageEnhance.Color(image).enhance(saturation)
+    if brightness != 1.0:
+        image = ImageEnhance.Brightness(image).enhance(brightness)
+    return image
 
 
 def _recolour(photo: _Photo, image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -264,24 +274,25 @@ def _recolour(photo: _Photo, image: Image.Image, rng: np.random.Generator) -> Im
 
 def _photo_crop(photos: Sequence[_Photo], width: int, height: int, rng: np.random.Generator) -> Image.Image:
     """A random square-ish crop of a random photograph, resized to width x height, flipped half the time."""
-    photo = photos[rng.integers(len(photos))]
+    photo = photos[int(rng.integers(len(photos)))]
     w, h = photo.image.size
     side = int(rng.integers(min(w, h) // 4, min(w, h) + 1))
     x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-    crop = photo.image.crop((x, y, x + side, y + side)).resize((width, height), Image.BILINEAR)
+    crop = photo.image.crop((x, y, x + side, y + side)).resize((width, height), Image.Resampling.BILINEAR)
     if rng.random() < 0.5:
-        crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+        crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return _recolour(photo, crop, rng)
 
 
 _SURFACES = ("noise", "stripes", "checks", "gradient", "photo")
 
 
-def _texture(photos: Sequence[_Photo], width: int, height: int, surfaces: Sequence[str],
+def _texture(photos: Sequence[_Photo], width: int, height: int, params: VOCParams,
              rng: np.random.Generator) -> np.ndarray:
     """An object's surface: solid with noise, stripes, checks, a gradient or a photo crop, in random colours."""
-    kind = _SURFACES.index(surfaces[rng.integers(len(surfaces))])
-    c0, c1 = (np.asarray(_random_colour(rng), np.float32) for _ in range(2))
+    kind = _SURFACES.index(params.surfaces[rng.integers(len(params.surfaces))])
+    c0, c1 = (np.asarray(_random_colour(rng, params.object_saturation, params.object_value), np.float32)
+              for _ in range(2))
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, np.pi)
     along = xx * np.cos(angle) + yy * np.sin(angle)
@@ -329,7 +340,7 @@ def _shape_mask(shape: str, size: int, box: tuple[int, int, int, int]) -> Image.
 
 
 def _paste_object(image: Image.Image, photos: Sequence[_Photo], shape: str, box: tuple[int, int, int, int],
-                  min_contrast: float, surfaces: Sequence[str], rng: np.random.Generator) -> None:
+                  params: VOCParams, rng: np.random.Generator) -> None:
     """Paint a textured object; redraw its surface (up to 20 times) until its mean colour differs from the
     background it covers by at least min_contrast (RGB distance), as a real object differs from its scene."""
     x0, y0, x1, y1 = box
@@ -339,21 +350,34 @@ def _paste_object(image: Image.Image, photos: Sequence[_Photo], shape: str, box:
     behind = np.asarray(image.crop((x0, y0, x1 + 1, y1 + 1)), np.float32)[inside].mean(0)
     best, best_gap = None, -1.0
     for _ in range(20):
-        surface = _texture(photos, w, h, surfaces, rng)
+        surface = _texture(photos, w, h, params, rng)
         gap = float(np.linalg.norm(surface[inside].astype(np.float32).mean(0) - behind))
         if gap > best_gap:
             best, best_gap = surface, gap
-        if gap >= min_contrast:
+        if gap >= params.min_contrast:
             break
     assert best is not None
     image.paste(Image.fromarray(best), (x0, y0), mask)
+
+
+def _occlude(image: Image.Image, box: tuple[int, int, int, int], rng: np.random.Generator) -> None:
+    """A thin occluder (a wire, a branch, a pole) across the middle of an object, in any colour: it cuts the
+    object's region in two, as occlusion does in real scenes, while leaving its outline readable."""
+    x0, y0, x1, y1 = box
+    size = image.size[0]
+    cx = rng.uniform(x0 + 0.3 * (x1 - x0), x1 - 0.3 * (x1 - x0))
+    cy = rng.uniform(y0 + 0.3 * (y1 - y0), y1 - 0.3 * (y1 - y0))
+    angle, half = rng.uniform(0, np.pi), rng.uniform(0.25, 0.6) * size
+    dx, dy = np.cos(angle) * half, np.sin(angle) * half
+    width = max(1, int(round(rng.uniform(0.015, 0.035) * size)))
+    ImageDraw.Draw(image).line([(cx - dx, cy - dy), (cx + dx, cy + dy)], fill=_random_colour(rng), width=width)
 
 
 def _iou(a: Sequence[int], b: Sequence[int]) -> float:
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
     inter = ix * iy
-    area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)  # noqa: E731
+    area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)
     return inter / float(area(a) + area(b) - inter)
 
 
@@ -407,6 +431,11 @@ class VOCParams:
     object_scale: tuple[float, float] = (0.3, 0.55)   # side of a normal object, as a fraction of the image
     min_contrast: float = 40.0            # least RGB distance between an object's mean colour and what it covers
     surfaces: tuple[str, ...] = _SURFACES  # the kinds of object surface drawn from
+    object_saturation: tuple[float, float] = (0.0, 1.0)  # HSV ranges of the colours of object surfaces
+    object_value: tuple[float, float] = (0.2, 1.0)
+    background_saturation: float = 1.0    # scales the background photograph's saturation (0: grey)
+    background_brightness: float = 1.0    # scales its brightness
+    occluder_prob: float = 0.0            # chance that a normal object is crossed by a thin occluder
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_classes <= len(_SHAPES):
@@ -420,19 +449,24 @@ class VOCParams:
             raise ValueError(f"surfaces must be a non-empty subset of {_SURFACES}, got {self.surfaces}")
         if self.min_contrast < 0:
             raise ValueError(f"min_contrast must be >= 0, got {self.min_contrast}")
+        if not 0 <= self.occluder_prob <= 1:
+            raise ValueError(f"occluder_prob must be in [0, 1], got {self.occluder_prob}")
 
 
 def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
-    """Write a small detection dataset in the real VOC2007 layout: shapes with random surfaces on photographs.
+    """Write a small detection dataset in the real VOC2007 layout: shapes in random colours on photographs.
 
-    Each class is a shape (car a rectangle, dog an ellipse, person a triangle, ...); every object gets a random
-    surface (solid with noise, stripes, checks, a gradient or a photo crop) in random colours, so neither colour
-    nor texture says anything about the class, and the detector has to learn outlines. Backgrounds are random
-    crops of real photographs at full colour (grey ones colourised with random ramps, colour ones sometimes
-    hue-rotated), so objects do not stand out by saturation or brightness; an object's mean colour differs from
-    what it covers by at least `min_contrast`, as objects in real scenes usually do. Trainval and test images
-    are drawn from disjoint photographs (backgrounds and photo textures alike), so test scenes are new scenes.
-    Small objects are marked difficult, as VOC annotators mark them; evaluation ignores them.
+    Each class is a shape (car a rectangle, dog an ellipse, person a triangle, ...); every object gets a surface
+    (noisy solid, stripes, checks, a gradient or a photo crop, as `params.surfaces` allows) in colours drawn
+    independently of its class, so colour says nothing about the class and the detector has to learn outlines.
+    Backgrounds are random crops of real photographs (grey ones colourised with random ramps, colour ones
+    sometimes hue-rotated), optionally desaturated and dimmed (`background_saturation`, `background_brightness`)
+    so that objects are easy to find while their class still has to be read from the outline; an object's mean
+    colour differs from what it covers by at least `min_contrast`. A thin occluder (`occluder_prob`) crosses an
+    object as wires and branches do in real scenes: it cuts the object's region in two, which defeats
+    segment-then-classify baselines (`aibench baselines C9`) while a CNN still reads the outline. Trainval and
+    test images are drawn from disjoint photographs (backgrounds and photo textures alike), so test scenes are
+    new scenes. Small objects are marked difficult, as VOC annotators mark them; evaluation ignores them.
     """
     num_classes, n_trainval, n_test = params.num_classes, params.num_trainval, params.num_test
     size, max_objects, difficult_prob = params.image_size, params.max_objects, params.difficult_prob
@@ -450,7 +484,8 @@ def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
     split_of = {ids[i]: "trainval" if k < n_trainval else "test" for k, i in enumerate(order)}
     for image_id in ids:
         photos = photo_sets[split_of[image_id]]
-        image = _photo_crop(photos, size, size, rng)
+        image = _mute(_photo_crop(photos, size, size, rng), params.background_saturation,
+                      params.background_brightness)
         objects: list[tuple[str, tuple[int, int, int, int], bool]] = []
         taken: list[tuple[int, int, int, int]] = []
         for _ in range(int(rng.integers(1, max_objects + 1))):
@@ -459,14 +494,16 @@ def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
                 break
             taken.append(box)
             name, shape = shapes[rng.integers(num_classes)]
-            _paste_object(image, photos, shape, box, params.min_contrast, params.surfaces, rng)
+            _paste_object(image, photos, shape, box, params, rng)
+            if rng.random() < params.occluder_prob:
+                _occlude(image, box, rng)
             objects.append((name, box, False))
         if rng.random() < difficult_prob:
             # Small objects are what VOC annotators mark difficult; evaluation must ignore them.
             box = _place(rng, size, 0.06, 0.11, taken, max_iou=0.0)
             if box is not None:
                 name, shape = shapes[rng.integers(num_classes)]
-                _paste_object(image, photos, shape, box, params.min_contrast, params.surfaces, rng)
+                _paste_object(image, photos, shape, box, params, rng)
                 objects.append((name, box, True))
         image = image.filter(ImageFilter.GaussianBlur(radius=0.5))  # soften aliased edges, like a camera
         image.save(base / "JPEGImages" / f"{image_id}.jpg", quality=90)
@@ -488,6 +525,6 @@ VOC_DATASET = DatasetSpec(
     generate=generate_voc,
     params=VOCParams,
     validate=check_voc,
-    version=2,
+    version=3,
     layout_hint="VOCdevkit/VOC2007/{JPEGImages/*.jpg, Annotations/*.xml, ImageSets/Main/{trainval,test}.txt}",
 )

@@ -2,9 +2,17 @@
 
 Reference settings (BenchCouncil's code, = the torchvision ImageNet recipe): batch 256, SGD lr 0.1 divided by
 10 every 30 epochs, momentum 0.9, weight decay 1e-4, 224x224 random-resized crops, 90 epochs.
-The small profile keeps the network and the recipe's shape (SGD, momentum, step decay) but trains at 32x32 on
-embedded data, with the learning rate scaled linearly to its batch (0.1 x 32/256) and a linear warm-up: at 32x32
-the last stage sees 1x1 feature maps and from-scratch training diverges without one.
+
+The small profile keeps the network and the recipe's shape (SGD with momentum and weight decay, linear warm-up,
+step decay, flips) but trains at 32x32 on embedded data: the ten handwritten digits of scikit-learn's scans
+drawn as light strokes on out-of-focus, unevenly lit photo crops, with validation digits (writers' scans) and
+background photographs never seen in training (`aibench.datasets.imagenet`). Classes are shapes, not colours:
+colour histograms and raw or grey pixels with 5-NN stay far below the target (the `baselines`), and the network
+has to learn the strokes. At 32x32 the last stage sees 1x1 feature maps, so from-scratch training needs the
+warm-up, and on 1,000 images it learns that slowly: the linearly scaled rate (0.1 x 16/256) did not rise above
+chance in 7 epochs, while 0.02 (3.2x it) reaches top-1 0.67 in 11-12 (docs/calibration.md). The generator
+already varies each digit's position and stroke, and a crop that cuts into a digit removes class evidence, so
+training uses whole images (crop scale 1), resized like evaluation's.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from torch.utils.data import DataLoader
 from torchvision import models
 from torchvision.transforms import v2 as T
 
-from aibench.baselines.classification import colour_histogram, knn_top5, raw_pixels
+from aibench.baselines.classification import colour_histogram, grey_pixels, knn_top5, raw_pixels
 from aibench.benchmarks.base import Baseline, Benchmark, ModelProbe, ProfileSettings, SampleCache, StepOutput
 from aibench.benchmarks.quality import AtLeast
 from aibench.benchmarks.schedules import WarmupStepDecay, every
@@ -64,6 +72,10 @@ def _raw_pixel_knn(bench: ImageClassification) -> Mapping[int, np.ndarray]:
     return knn_top5(bench.train_set.samples, bench.val_set.samples, raw_pixels)
 
 
+def _grey_pixel_knn(bench: ImageClassification) -> Mapping[int, np.ndarray]:
+    return knn_top5(bench.train_set.samples, bench.val_set.samples, grey_pixels)
+
+
 @register("DC-AI-C1")
 class ImageClassification(Benchmark):
     dataset = IMAGENET
@@ -72,6 +84,7 @@ class ImageClassification(Benchmark):
     baselines = (
         Baseline("colour histogram + 5-NN", _colour_histogram_knn, "8x8x8 RGB histogram, distance-weighted"),
         Baseline("raw pixels + 5-NN", _raw_pixel_knn, "16x16 RGB pixels, distance-weighted"),
+        Baseline("grey pixels + 5-NN", _grey_pixel_knn, "16x16 grey pixels, standardised per image, distance-weighted"),
     )
     profiles = {
         "full": ProfileSettings(
@@ -81,12 +94,12 @@ class ImageClassification(Benchmark):
                                           num_classes=1000),
         ),
         "small": ProfileSettings(
-            batch_size=32, learning_rate=0.0125, max_epochs=16, target=AtLeast("top1", 0.67),
-            convergent=AtLeast("top1", 0.6), time_limit_s=900,
-            data=ImageNetParams(classes=10, train_per_class=100, val_per_class=30, image_size=40),
-            # Random-resized crops below half of a 40px image leave too little of the scene to classify.
-            options=ClassificationOptions(image_size=32, resize=36, lr_step_epochs=8, crop_scale_min=0.5,
-                                          warmup_steps=60),
+            batch_size=16, learning_rate=0.02, max_epochs=16, target=AtLeast("top1", 0.67),
+            convergent=AtLeast("top1", 0.66), time_limit_s=900,
+            data=ImageNetParams(classes=10, train_per_class=100, val_per_class=50, image_size=40),
+            # Whole images (crop scale 1, evaluation resizes to 32 without cropping): see the module docstring.
+            options=ClassificationOptions(image_size=32, resize=32, lr_step_epochs=10, crop_scale_min=1.0,
+                                          warmup_steps=200),
         ),
         "tiny": ProfileSettings(
             batch_size=8, learning_rate=0.003, max_epochs=2, target=AtLeast("top1", 0.99), time_limit_s=120,

@@ -37,7 +37,12 @@ from aibench.baselines.ranking import item_transitions, popularity
 from aibench.benchmarks.base import Baseline, Benchmark, ModelProbe, ProfileSettings, StepOutput
 from aibench.benchmarks.learning_to_rank.caser import Caser
 from aibench.benchmarks.learning_to_rank.distillation import (
-    NegativeSampler, discrepancy_weights, distillation_loss, position_weights, ranking_loss, teacher_topk,
+    NegativeSampler,
+    discrepancy_weights,
+    distillation_loss,
+    position_weights,
+    ranking_loss,
+    teacher_topk,
 )
 from aibench.benchmarks.quality import AtLeast
 from aibench.datasets.gowalla import GOWALLA_DATASET, GowallaParams, caser_instances, load_gowalla
@@ -297,7 +302,7 @@ class LearningToRank(Benchmark):
         users, items = (settings.data.users, settings.data.locations) if settings.data else (_FULL_USERS, _FULL_ITEMS)
         student = _caser(o, users, items, o.student_d).to(device)
         T, K = o.T, o.K
-        randint = lambda n: torch.randint(0, items, (1, n), device=device)  # noqa: E731
+        randint = lambda n: torch.randint(0, items, (1, n), device=device)
         seq, user = randint(o.L), torch.zeros(1, dtype=torch.long, device=device)
         pos, neg, cand = randint(T), randint(o.neg_samples * T), randint(K)
         samples = randint(o.dynamic_samples)

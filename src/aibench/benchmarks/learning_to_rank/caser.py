@@ -8,6 +8,7 @@ extra row, index `num_items`, for left padding of short sequences; the output ta
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -45,9 +46,10 @@ class Caser(nn.Module):
         embs = self.item_embeddings(seq)                                    # (B, L, d)
         B, L, d = embs.shape
         w_v = self.conv_v.weight.view(-1, L)                                # (nv, L)
-        out_v = (torch.matmul(w_v, embs) + self.conv_v.bias[:, None]).flatten(1)  # (B, nv*d), as conv_v(.).view
+        out_v = (torch.matmul(w_v, embs) + cast(torch.Tensor, self.conv_v.bias)[:, None]).flatten(1)  # (B, nv*d), as conv_v(.).view
         out_h = []
-        for h, conv in enumerate(self.conv_h, start=1):
+        for h, module in enumerate(self.conv_h, start=1):
+            conv = cast(nn.Conv2d, module)
             windows = embs.unfold(1, h, 1).transpose(2, 3).reshape(B, L - h + 1, h * d)
             out = self.ac_conv(F.linear(windows, conv.weight.view(conv.out_channels, -1), conv.bias))
             out_h.append(out.amax(1))                                       # max-pool over time

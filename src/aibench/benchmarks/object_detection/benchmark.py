@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from torchvision.models.detection import FasterRCNN, fasterrcnn_resnet50_fpn
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.ops import FrozenBatchNorm2d
 
-from aibench.baselines.detection import colour_segmentation
+from aibench.baselines.detection import colour_segmentation, region_shapes
 from aibench.benchmarks.base import Baseline, Benchmark, ModelProbe, ProfileSettings, SampleCache, StepOutput
 from aibench.benchmarks.quality import AtLeast
 from aibench.benchmarks.schedules import WarmupStepDecay
@@ -93,7 +93,7 @@ def _trunk_state(path: Path) -> dict[str, torch.Tensor]:
     """ResNet-50 weights without the classifier, from a session's weights.pt or a torchvision state dict."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - unpickling errors have many types
+    except Exception as exc:
         raise ValueError(f"--backbone-weights {path}: not a PyTorch state dict ({exc})") from exc
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]   # an aibench weights.pt: {"model": ResNet-50 state dict} from a DC-AI-C1 session
@@ -107,6 +107,10 @@ def _trunk_state(path: Path) -> dict[str, torch.Tensor]:
 
 def _colour_segmentation(bench: ObjectDetection) -> Mapping[int, np.ndarray]:
     return colour_segmentation(bench.train_set.records, bench.test_set.records)
+
+
+def _region_shapes(bench: ObjectDetection) -> Mapping[int, np.ndarray]:
+    return region_shapes(bench.train_set.records, bench.test_set.records)
 
 
 Sample = tuple[torch.Tensor, dict[str, torch.Tensor]]
@@ -143,7 +147,9 @@ class ObjectDetection(Benchmark):
     channels_last = True
     backbone = "the ResNet-50 trunk (a DC-AI-C1 session's weights.pt, or a torchvision ResNet-50 state dict)"
     baselines = (Baseline("colour segmentation", _colour_segmentation,
-                          "saturation threshold, connected components, nearest class colour"),)
+                          "saturation threshold, connected components, nearest class colour"),
+                 Baseline("region shapes + 7-NN", _region_shapes,
+                          "Felzenszwalb regions at 3 scales, 8x8 silhouette + box geometry, distance-weighted"))
     profiles = {
         "full": ProfileSettings(
             batch_size=10, learning_rate=1e-3, max_epochs=20, target=AtLeast("map50", 0.75),
@@ -158,7 +164,9 @@ class ObjectDetection(Benchmark):
         "small": ProfileSettings(
             batch_size=2, learning_rate=0.01, max_epochs=12, target=AtLeast("map50", 0.5),
             convergent=AtLeast("map50", 0.45), time_limit_s=1200,
-            data=VOCParams(num_classes=3, num_trainval=80, num_test=40, image_size=128, max_objects=2),
+            data=VOCParams(num_classes=3, num_trainval=80, num_test=40, image_size=128, max_objects=2,
+                           surfaces=("noise", "gradient"), object_saturation=(0.5, 1.0), object_value=(0.6, 1.0),
+                           background_saturation=0.2, background_brightness=0.6, occluder_prob=1.0),
             options=DetectionOptions(min_size=128, max_size=128, warmup_iters=20, clip_grad_norm=10.0,
                                      eval_batch_size=8),
         ),
@@ -231,7 +239,8 @@ class ObjectDetection(Benchmark):
                                     [torch.from_numpy(r.boxes) for r in records],
                                     [torch.from_numpy(r.labels) for r in records],
                                     [torch.from_numpy(r.difficult) for r in records])
-        return {"map50": float(result["map50"]), "map50_allpoint": float(result["map50_allpoint"])}
+        return {"map50": float(cast(float, result["map50"])),
+                "map50_allpoint": float(cast(float, result["map50_allpoint"]))}
 
     @classmethod
     def model_probe(cls, settings: ProfileSettings[Any], device: torch.device) -> ModelProbe:
@@ -247,7 +256,7 @@ class ObjectDetection(Benchmark):
             return model.eval()([image])
 
         def training_loss() -> torch.Tensor:
-            return sum(model.train()([image], [target]).values())  # type: ignore[return-value]
+            return sum(model.train()([image], [target]).values())
 
         return ModelProbe(model, inference, training_loss, samples=1, meta_ok=False,
                           sample_shape=f"3x{height}x{width} image -> min_size {settings.options.min_size}",
