@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WARMUP_STEPS = 5   # as aibench.harness.session.WARMUP_STEPS
+WARMUP_STEPS = 5  # as aibench.harness.session.WARMUP_STEPS
 
 
 def plain_loop(epochs: int, seed: int) -> float:
@@ -50,11 +50,24 @@ def plain_loop(epochs: int, seed: int) -> float:
     opts = settings.options
     root = ensure_embedded(cls.dataset, settings.data) / "imagenet"
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-    train_tf = T.Compose([T.ToImage(), T.RandomResizedCrop(opts.image_size, scale=(opts.crop_scale_min, 1.0),
-                                                           antialias=True),
-                          T.RandomHorizontalFlip(), T.ToDtype(torch.float32, scale=True), T.Normalize(mean, std)])
-    eval_tf = T.Compose([T.ToImage(), T.Resize(opts.resize, antialias=True), T.CenterCrop(opts.image_size),
-                         T.ToDtype(torch.float32, scale=True), T.Normalize(mean, std)])
+    train_tf = T.Compose(
+        [
+            T.ToImage(),
+            T.RandomResizedCrop(opts.image_size, scale=(opts.crop_scale_min, 1.0), antialias=True),
+            T.RandomHorizontalFlip(),
+            T.ToDtype(torch.float32, scale=True),
+            T.Normalize(mean, std),
+        ]
+    )
+    eval_tf = T.Compose(
+        [
+            T.ToImage(),
+            T.Resize(opts.resize, antialias=True),
+            T.CenterCrop(opts.image_size),
+            T.ToDtype(torch.float32, scale=True),
+            T.Normalize(mean, std),
+        ]
+    )
     train = datasets.ImageFolder(str(root / "train"), transform=train_tf)
     val = datasets.ImageFolder(str(root / "val"), transform=eval_tf)
     torch.manual_seed(seed)
@@ -64,8 +77,13 @@ def plain_loop(epochs: int, seed: int) -> float:
     loss_fn = torch.nn.CrossEntropyLoss()
     steady_time, steady_samples = 0.0, 0
     for epoch in range(1, epochs + 1):
-        loader = DataLoader(train, batch_size=settings.batch_size, shuffle=True, drop_last=True,
-                            generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+        loader = DataLoader(
+            train,
+            batch_size=settings.batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(seed * 1000 + epoch),
+        )
         model.train()
         t_step = time.perf_counter()
         for i, (images, labels) in enumerate(loader, start=1):
@@ -81,7 +99,7 @@ def plain_loop(epochs: int, seed: int) -> float:
                 steady_time += now - t_step
                 steady_samples += len(labels)
             t_step = now
-        model.eval()   # evaluate every epoch, as the session does (not timed)
+        model.eval()  # evaluate every epoch, as the session does (not timed)
         with torch.no_grad():
             for images, _ in DataLoader(val, batch_size=settings.batch_size):
                 model(images)
@@ -99,21 +117,52 @@ def _env(allocator: str, threads: str | None) -> dict[str, str]:
 
 
 def measure_plain(epochs: int, seed: int, allocator: str, threads: str | None) -> float:
-    out = subprocess.run([sys.executable, __file__, "--plain-child", "--epochs", str(epochs), "--seed", str(seed)],
-                         env=_env(allocator, threads), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--plain-child", "--epochs", str(epochs), "--seed", str(seed)],
+        env=_env(allocator, threads),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def measure_harness(epochs: int, seed: int, allocator: str, threads: str | None, precision: str = "fp32",
-                    memory_format: str = "contiguous") -> float:
+def measure_harness(
+    epochs: int,
+    seed: int,
+    allocator: str,
+    threads: str | None,
+    precision: str = "fp32",
+    memory_format: str = "contiguous",
+) -> float:
     with tempfile.TemporaryDirectory(prefix="aibench-overhead-") as out:
         env = {**os.environ, "AIBENCH_ALLOCATOR": allocator}
         if threads:
             env["AIBENCH_THREADS"] = threads
-        subprocess.run([sys.executable, "-m", "aibench.cli", "run", "C1", "--epochs", str(epochs), "--seed", str(seed),
-                        "--precision", precision, "--memory-format", memory_format, "--no-save-weights",
-                        "--out", out], env=env, check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aibench.cli",
+                "run",
+                "C1",
+                "--epochs",
+                str(epochs),
+                "--seed",
+                str(seed),
+                "--precision",
+                precision,
+                "--memory-format",
+                memory_format,
+                "--no-save-weights",
+                "--out",
+                out,
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         result = json.loads((Path(out) / "DC-AI-C1" / "run-1" / "result.json").read_text())
         return float(result["metrics"]["throughput_samples_per_s"])
 
@@ -139,19 +188,29 @@ def main() -> int:
     from aibench.harness.peak import bf16_unsupported_reason
 
     runs: dict[str, list[float]] = {}
-    plan = [("harness, " + DEFAULT_ALLOCATOR, lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads)),
-            ("plain loop, " + DEFAULT_ALLOCATOR, lambda s: measure_plain(args.epochs, s, DEFAULT_ALLOCATOR, threads)),
-            ("plain loop, glibc defaults", lambda s: measure_plain(args.epochs, s, "glibc", threads)),
-            ("harness, glibc defaults", lambda s: measure_harness(args.epochs, s, "glibc", threads))]
+    plan = [
+        ("harness, " + DEFAULT_ALLOCATOR, lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads)),
+        ("plain loop, " + DEFAULT_ALLOCATOR, lambda s: measure_plain(args.epochs, s, DEFAULT_ALLOCATOR, threads)),
+        ("plain loop, glibc defaults", lambda s: measure_plain(args.epochs, s, "glibc", threads)),
+        ("harness, glibc defaults", lambda s: measure_harness(args.epochs, s, "glibc", threads)),
+    ]
     bf16_reason = bf16_unsupported_reason(torch.device("cpu"))
     if not args.skip_bf16:
-        plan.append(("harness bf16, " + DEFAULT_ALLOCATOR,
-                     lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads, "bf16")))
+        plan.append(
+            (
+                "harness bf16, " + DEFAULT_ALLOCATOR,
+                lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads, "bf16"),
+            )
+        )
     if not args.skip_layout:
-        plan.append(("harness channels-last, " + DEFAULT_ALLOCATOR,
-                     lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads, "fp32", "channels_last")))
+        plan.append(
+            (
+                "harness channels-last, " + DEFAULT_ALLOCATOR,
+                lambda s: measure_harness(args.epochs, s, DEFAULT_ALLOCATOR, threads, "fp32", "channels_last"),
+            )
+        )
     for r in range(args.rounds):
-        for name, fn in plan:   # alternating, so a drift in the machine's load hits every variant alike
+        for name, fn in plan:  # alternating, so a drift in the machine's load hits every variant alike
             value = fn(args.seed)
             runs.setdefault(name, []).append(value)
             print(f"round {r + 1}: {name}: {value:.1f} samples/s", flush=True)
@@ -159,20 +218,29 @@ def main() -> int:
     print(f"\nDC-AI-C1 small, {args.epochs} epochs, {args.rounds} round(s), threads {threads or 'torch default'}")
     for name, values in runs.items():
         spread = (max(values) - min(values)) / mean[name] * 100 if len(values) > 1 else 0.0
-        print(f"  {name:34s} {mean[name]:7.1f} samples/s  (runs {', '.join(f'{v:.1f}' for v in values)}; "
-              f"spread {spread:.1f}%)")
-    h, pl, pg = (mean["harness, " + DEFAULT_ALLOCATOR], mean["plain loop, " + DEFAULT_ALLOCATOR],
-                 mean["plain loop, glibc defaults"])
+        print(
+            f"  {name:34s} {mean[name]:7.1f} samples/s  (runs {', '.join(f'{v:.1f}' for v in values)}; "
+            f"spread {spread:.1f}%)"
+        )
+    h, pl, pg = (
+        mean["harness, " + DEFAULT_ALLOCATOR],
+        mean["plain loop, " + DEFAULT_ALLOCATOR],
+        mean["plain loop, glibc defaults"],
+    )
     print(f"  harness / plain loop (same allocator)            {h / pl:.3f}   goal >= 0.98")
     print(f"  harness defaults / plain loop glibc defaults     {h / pg:.3f}   goal >= 1.0")
     print(f"  harness glibc defaults / harness defaults        {mean['harness, glibc defaults'] / h:.3f}")
     if not args.skip_bf16:
         native = "native bf16 (AVX-512 BF16 or AMX)" if bf16_reason is None else f"no native bf16: {bf16_reason}"
-        print(f"  harness bf16 / fp32                              {mean['harness bf16, ' + DEFAULT_ALLOCATOR] / h:.3f}"
-              f"   goal >= 1.0 on a CPU with native bf16; this CPU: {native}")
+        print(
+            f"  harness bf16 / fp32                              {mean['harness bf16, ' + DEFAULT_ALLOCATOR] / h:.3f}"
+            f"   goal >= 1.0 on a CPU with native bf16; this CPU: {native}"
+        )
     if not args.skip_layout:
-        print(f"  harness channels-last / contiguous               "
-              f"{mean['harness channels-last, ' + DEFAULT_ALLOCATOR] / h:.3f}")
+        print(
+            f"  harness channels-last / contiguous               "
+            f"{mean['harness channels-last, ' + DEFAULT_ALLOCATOR] / h:.3f}"
+        )
     return 0
 
 

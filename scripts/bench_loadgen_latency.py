@@ -34,13 +34,19 @@ def plain_p50_ms(bench_id: str, profile: str, samples: int) -> float:
     cls = get_benchmark(bench_id)
     settings = cls.profiles[profile]
     seed_everything(0)
-    bench = cls(BenchmarkContext(profile=profile, settings=settings, data_root=ensure_embedded(cls.dataset, settings.data),
-                                 device=torch.device("cpu")))
+    bench = cls(
+        BenchmarkContext(
+            profile=profile,
+            settings=settings,
+            data_root=ensure_embedded(cls.dataset, settings.data),
+            device=torch.device("cpu"),
+        )
+    )
     bench.build()
     bench.load_data()
     n = min(samples, bench.eval_samples())
     bench.load_samples(list(range(n)))
-    for i in range(min(5, n)):   # warm-up, as LoadGen's harness does before its test
+    for i in range(min(5, n)):  # warm-up, as LoadGen's harness does before its test
         bench.infer([i])
     times = []
     for k in range(samples):
@@ -53,9 +59,16 @@ def plain_p50_ms(bench_id: str, profile: str, samples: int) -> float:
 def loadgen_p50_ms(bench_id: str, profile: str, duration: float) -> float:
     cls = get_benchmark(bench_id)
     with tempfile.TemporaryDirectory(prefix="aibench-latency-") as out:
-        cfg = InferenceConfig(benchmark=bench_id, data_root=ensure_embedded(cls.dataset, cls.profiles[profile].data),
-                              out_dir=Path(out), profile=profile, device="cpu", scenarios=("SingleStream",),
-                              min_duration_s=duration, trace=False)
+        cfg = InferenceConfig(
+            benchmark=bench_id,
+            data_root=ensure_embedded(cls.dataset, cls.profiles[profile].data),
+            out_dir=Path(out),
+            profile=profile,
+            device="cpu",
+            scenarios=("SingleStream",),
+            min_duration_s=duration,
+            trace=False,
+        )
         result = run_inference(cfg)
     return float(result["scenarios"]["SingleStream"]["latency_ms"]["p50"])
 
@@ -75,8 +88,11 @@ def main() -> int:
         plain = plain_p50_ms(bench_id, args.profile, args.samples)
         served = loadgen_p50_ms(bench_id, args.profile, args.duration)
         rows.append((bench_id, plain, served))
-        print(f"{bench_id}: plain loop p50 {plain:.2f} ms, LoadGen SingleStream p50 {served:.2f} ms, "
-              f"ratio {served / plain:.3f}", flush=True)
+        print(
+            f"{bench_id}: plain loop p50 {plain:.2f} ms, LoadGen SingleStream p50 {served:.2f} ms, "
+            f"ratio {served / plain:.3f}",
+            flush=True,
+        )
     print(f"\n{'benchmark':10s} {'plain p50 (ms)':>15s} {'SingleStream p50 (ms)':>22s} {'ratio':>7s}   goal <= 1.1")
     for bench_id, plain, served in rows:
         print(f"{bench_id:10s} {plain:15.2f} {served:22.2f} {served / plain:7.3f}")

@@ -38,7 +38,7 @@ def test_two_modules_named_losses_band_target_and_an_asset(tmp_path: Path, monke
     assert result["status"] == "success" and result["metrics"]["epochs_to_quality"] == 4
     assert result["hyperparameters"]["target"] == "em in 1 +/- 0.25 and fid <= 50"
     assert result["curve"][0]["train_losses"] == {"generator": 0.5, "critic": pytest.approx(0.1)}
-    assert result["metrics"]["best_quality"] == 1.0   # lower is better: the smallest em
+    assert result["metrics"]["best_quality"] == 1.0  # lower is better: the smallest em
     # Each module's optimizer is logged (module named in the metadata) and both modules are saved.
     opts = [(e["value"], e["metadata"]["module"]) for e in _log(out) if e["key"] == "opt_name"]
     assert opts == [("adam", "generator"), ("rmsprop", "critic")]
@@ -72,8 +72,11 @@ def test_target_override_is_recorded_and_checked(tmp_path: Path, capsys):
     assert main(["check", str(tmp_path)]) == 0, capsys.readouterr().out
     # The checker holds a success log to the target it logged; a log whose last evaluation misses it fails.
     log = tmp_path / "TEST-slow" / "run-1" / "mllog.txt"
-    log.write_text(log.read_text().replace('"value": 2.0, "metadata": {"file"', '"value": 1.5, "metadata": {"file"')
-                   .replace('"metrics": {"score": 2.0}', '"metrics": {"score": 1.5}'))
+    log.write_text(
+        log.read_text()
+        .replace('"value": 2.0, "metadata": {"file"', '"value": 1.5, "metadata": {"file"')
+        .replace('"metrics": {"score": 2.0}', '"metrics": {"score": 1.5}')
+    )
     assert main(["check", str(log)]) == 1
     # A multi-metric target cannot take one --target value: a usage error before any session.
     assert main(["run", "TEST-gan", "--profile", "tiny", "--target", "1", "--out", str(tmp_path / "x")]) == 2

@@ -29,6 +29,7 @@ def _perf(name: str) -> dict:
 
 # --- perf stat parser ------------------------------------------------------------------------------------------------
 
+
 def test_vm_hardware_events_not_supported_task_clock_real() -> None:
     r = _perf("perf_stat_vm_not_supported.csv")
     assert list(r["events"]) == list(PERF_EVENTS)
@@ -36,10 +37,11 @@ def test_vm_hardware_events_not_supported_task_clock_real() -> None:
         assert r["events"][name] == {"value": None, "unit": "", "running_pct": 100.0, "status": "not supported"}
     assert r["events"]["task-clock"] == {"value": 153.91, "unit": "msec", "running_pct": 100.0, "status": "counted"}
     assert r["derived"] == {}
-    assert r["unavailable"] == {"ipc": "instructions was <not supported>; cycles was <not supported>",
-                                "cache_miss_rate": "cache-misses was <not supported>; cache-references was <not "
-                                                   "supported>",
-                                "branch_miss_rate": "branch-misses was <not supported>; branches was <not supported>"}
+    assert r["unavailable"] == {
+        "ipc": "instructions was <not supported>; cycles was <not supported>",
+        "cache_miss_rate": "cache-misses was <not supported>; cache-references was <not supported>",
+        "branch_miss_rate": "branch-misses was <not supported>; branches was <not supported>",
+    }
 
 
 def test_vm_human_readable_format() -> None:
@@ -65,8 +67,9 @@ def test_real_counted_sapphire_rapids() -> None:
     assert round(r["derived"]["ipc"], 2) == 0.73  # perf's own "0.73 insn per cycle"
     assert r["derived"]["branch_miss_rate"] == pytest.approx(51102 / 7299859)
     assert round(100 * r["derived"]["branch_miss_rate"], 2) == 0.70  # perf's "0.70 of all branches"
-    assert r["unavailable"] == {"cache_miss_rate": "cache-misses is not in the perf output; cache-references is not in "
-                                                   "the perf output"}
+    assert r["unavailable"] == {
+        "cache_miss_rate": "cache-misses is not in the perf output; cache-references is not in the perf output"
+    }
     assert r["multiplexed"] == []
 
 
@@ -81,28 +84,43 @@ def test_real_counted_sapphire_rapids_human_readable() -> None:
 
 def test_real_hybrid_pmus_are_summed_and_multiplexing_flagged() -> None:
     r = _perf("perf_stat_hybrid_lkml.csv")
-    assert r["events"]["cpu_atom/cycles/"] == {"value": 256500230.0, "unit": "", "running_pct": 54.0,
-                                               "status": "counted"}
+    assert r["events"]["cpu_atom/cycles/"] == {
+        "value": 256500230.0,
+        "unit": "",
+        "running_pct": 54.0,
+        "status": "counted",
+    }
     assert r["derived"]["ipc"] == pytest.approx((4688595 + 37487490) / (6766433 + 256500230))
-    assert r["multiplexed"] == ["cpu_atom/cycles/", "cpu_atom/instructions/", "cpu_atom/branches/",
-                                "cpu_atom/branch-misses/"]
+    assert r["multiplexed"] == [
+        "cpu_atom/cycles/",
+        "cpu_atom/instructions/",
+        "cpu_atom/branches/",
+        "cpu_atom/branch-misses/",
+    ]
     human = _perf("perf_stat_hybrid_lkml_human.txt")
-    assert human["events"]["cpu_atom/instructions/"] == {"value": 37721481.0, "unit": "", "running_pct": 63.33,
-                                                         "status": "counted"}
+    assert human["events"]["cpu_atom/instructions/"] == {
+        "value": 37721481.0,
+        "unit": "",
+        "running_pct": 63.33,
+        "status": "counted",
+    }
     assert human["events"]["cpu_core/instructions/"]["running_pct"] is None
 
 
 def test_modifiers_repeat_variance_and_zero_denominator() -> None:
     # synthetic lines in perf's -x, layout: ":u" modifiers and the -r variance column
-    r = parse_perf_stat("# started on today\n\n1000,,cycles:u,5.00%,900,100.00,,\n2500,,instructions:u,4.00%,900,"
-                        "100.00,2.50,insn per cycle\n0,,branches:u,0.00%,900,100.00,,\n3,,branch-misses:u,0.00%,900,"
-                        "100.00,,\n")
+    r = parse_perf_stat(
+        "# started on today\n\n1000,,cycles:u,5.00%,900,100.00,,\n2500,,instructions:u,4.00%,900,"
+        "100.00,2.50,insn per cycle\n0,,branches:u,0.00%,900,100.00,,\n3,,branch-misses:u,0.00%,900,"
+        "100.00,,\n"
+    )
     assert r["events"]["cycles:u"]["running_pct"] == 100.0
     assert r["derived"] == {"ipc": 2.5}
     assert r["unavailable"]["branch_miss_rate"] == "branches counted 0"
 
 
 # --- perf on this machine --------------------------------------------------------------------------------------------
+
 
 def test_perf_stat_availability_reason_on_a_vm(monkeypatch: pytest.MonkeyPatch) -> None:
     class Done:
@@ -113,7 +131,8 @@ def test_perf_stat_availability_reason_on_a_vm(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(counters.subprocess, "run", lambda *a, **k: Done())
     assert perf_stat_availability() == (
         "perf stat: hardware events cycles, instructions, cache-references, cache-misses, branches, branch-misses are "
-        "<not supported> on this machine (typical of VMs without PMU passthrough)")
+        "<not supported> on this machine (typical of VMs without PMU passthrough)"
+    )
 
 
 def test_perf_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,6 +167,7 @@ def test_perf_stat_on_a_missing_pid_is_unavailable_not_an_error() -> None:
 
 # --- Nsight Compute --------------------------------------------------------------------------------------------------
 
+
 def test_ncu_metric_table() -> None:
     assert NCU_METRICS["achieved_occupancy"] == "sm__warps_active.avg.pct_of_peak_sustained_active"
     assert NCU_METRICS["gld_efficiency"] == "smsp__sass_average_data_bytes_per_sector_mem_global_op_ld.pct"
@@ -163,15 +183,17 @@ def test_ncu_command() -> None:
     assert cmd[cmd.index("--launch-skip") + 1] == "10" and cmd[cmd.index("--launch-count") + 1] == "5"
     assert cmd[cmd.index("--target-processes") + 1] == "all"
     assert cmd[cmd.index("--page") + 1] == "details" and "--csv" in cmd
-    assert cmd[cmd.index("--") + 1:] == ["python", "-m", "aibench", "run"]
+    assert cmd[cmd.index("--") + 1 :] == ["python", "-m", "aibench", "run"]
     assert "--csv" not in ncu_command(["a.out"], report_csv=False)
 
 
 def test_ncu_availability_on_this_machine() -> None:
     reason = ncu_availability()
     if shutil.which("ncu") is None and not Path("/usr/local/cuda/bin/ncu").is_file():
-        assert reason == ("Nsight Compute (ncu) is not on PATH or at /usr/local/cuda/bin/ncu; install the CUDA "
-                          "toolkit's nsight-compute package")
+        assert reason == (
+            "Nsight Compute (ncu) is not on PATH or at /usr/local/cuda/bin/ncu; install the CUDA "
+            "toolkit's nsight-compute package"
+        )
     else:
         assert reason is None
 
@@ -179,8 +201,10 @@ def test_ncu_availability_on_this_machine() -> None:
 def test_real_ncu_details_report_v100() -> None:
     r = parse_ncu_csv((DATA / "ncu_details_v100_xplacer_excerpt.csv").read_text())
     assert r["layout"] == "details"
-    assert [(k["id"], k["kernel"]) for k in r["kernels"]] == [("0", "cuda_compute_step_factor"),
-                                                               ("1", "cuda_compute_flux")]
+    assert [(k["id"], k["kernel"]) for k in r["kernels"]] == [
+        ("0", "cuda_compute_step_factor"),
+        ("1", "cuda_compute_flux"),
+    ]
     k0, k1 = (k["metrics"] for k in r["kernels"])
     assert len(k0) == 52
     assert k0["Occupancy/Achieved Occupancy"] == 48.18 and k1["Occupancy/Achieved Occupancy"] == 38.71
@@ -192,7 +216,8 @@ def test_real_ncu_details_report_v100() -> None:
     assert "unweighted mean" in r["averaging"]
     assert set(r["unavailable"]) == {"ipc_efficiency", "gld_efficiency", "gst_efficiency", "dram_utilization"}
     assert r["unavailable"]["gld_efficiency"] == (
-        "not in this report (profile with --metrics smsp__sass_average_data_bytes_per_sector_mem_global_op_ld.pct)")
+        "not in this report (profile with --metrics smsp__sass_average_data_bytes_per_sector_mem_global_op_ld.pct)"
+    )
 
 
 def test_ncu_raw_layout_synthetic() -> None:
@@ -207,8 +232,12 @@ def test_ncu_raw_layout_synthetic() -> None:
     assert s["dram_utilization"]["mean"] == pytest.approx(80.0)
     assert s["achieved_occupancy"]["mean"] == pytest.approx(90.0)
     assert s["ipc_efficiency"]["mean"] == pytest.approx(11.0) and s["ipc"]["mean"] == pytest.approx(0.55)
-    assert s["gst_efficiency"] == {"ncu_metric": NCU_METRICS["gst_efficiency"], "mean": 100.0, "launches": 1,
-                                   "units": ["%"]}
+    assert s["gst_efficiency"] == {
+        "ncu_metric": NCU_METRICS["gst_efficiency"],
+        "mean": 100.0,
+        "launches": 1,
+        "units": ["%"],
+    }
     assert r["unavailable"]["gld_efficiency"].startswith("n/a in all 2 profiled launches")
 
 
@@ -220,5 +249,7 @@ def test_ncu_details_layout_synthetic_separators_and_na() -> None:
 
 def test_ncu_text_without_a_table() -> None:
     with pytest.raises(ValueError, match="no ncu CSV table"):
-        parse_ncu_csv("==PROF== Connected to process 1\n==ERROR== ERR_NVGPUCTRPERM - The user does not have "
-                      "permission to access NVIDIA GPU Performance Counters\n")
+        parse_ncu_csv(
+            "==PROF== Connected to process 1\n==ERROR== ERR_NVGPUCTRPERM - The user does not have "
+            "permission to access NVIDIA GPU Performance Counters\n"
+        )

@@ -29,8 +29,7 @@ FAR = [100, 100, 110, 110]
 
 def test_hand_computed_11_point_differs_from_all_point():
     # Ranking: TP (A), FP, TP (B) over 2 positives -> precision 1, 1/2, 2/3; recall 1/2, 1/2, 1.
-    result = eval_detection_voc(*_one_image(
-        [(A, 1, 0.9), (FAR, 1, 0.8), (B, 1, 0.7)], [(A, 1), (B, 1)]))
+    result = eval_detection_voc(*_one_image([(A, 1, 0.9), (FAR, 1, 0.8), (B, 1, 0.7)], [(A, 1), (B, 1)]))
     # All-point: recall 0->0.5 at envelope precision 1, 0.5->1 at 2/3.
     assert result["map50_allpoint"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
     # 11-point: thresholds 0..0.5 (6 of them) see precision 1, 0.6..1.0 (5) see 2/3.
@@ -47,11 +46,14 @@ def test_voc_ap_on_explicit_curve():
 
 
 def test_detection_on_difficult_is_neither_tp_nor_fp():
-    base = eval_detection_voc(*_one_image(
-        [(A, 1, 0.9), (FAR, 1, 0.8), (B, 1, 0.7)], [(A, 1), (B, 1)]))
-    with_difficult = eval_detection_voc(*_one_image(
-        [(A, 1, 0.9), (C, 1, 0.85), (FAR, 1, 0.8), (B, 1, 0.7)],
-        [(A, 1), (B, 1), (C, 1)], difficult=[False, False, True]))
+    base = eval_detection_voc(*_one_image([(A, 1, 0.9), (FAR, 1, 0.8), (B, 1, 0.7)], [(A, 1), (B, 1)]))
+    with_difficult = eval_detection_voc(
+        *_one_image(
+            [(A, 1, 0.9), (C, 1, 0.85), (FAR, 1, 0.8), (B, 1, 0.7)],
+            [(A, 1), (B, 1), (C, 1)],
+            difficult=[False, False, True],
+        )
+    )
     assert with_difficult["map50"] == pytest.approx(base["map50"])
     assert with_difficult["map50_allpoint"] == pytest.approx(base["map50_allpoint"])
     curve = precision_recall(*_one_image([(C, 1, 0.9)], [(A, 1), (C, 1)], difficult=[False, True]))[1]
@@ -80,10 +82,14 @@ def test_iou_threshold_is_inclusive_and_classes_must_match():
 
 
 def test_classes_without_ground_truth_are_excluded_from_the_mean():
-    result = eval_detection_voc(*_one_image(
-        [(A, 1, 0.9), (B, 7, 0.9), (C, 9, 0.8)],   # class 7 and 9 have no positive ground truth
-        [(A, 1), (B, 3), (C, 9)], difficult=[False, False, True]))
-    assert set(result["ap"]) == {1, 3}             # class 3 has ground truth but no detection: AP 0, counted
+    result = eval_detection_voc(
+        *_one_image(
+            [(A, 1, 0.9), (B, 7, 0.9), (C, 9, 0.8)],  # class 7 and 9 have no positive ground truth
+            [(A, 1), (B, 3), (C, 9)],
+            difficult=[False, False, True],
+        )
+    )
+    assert set(result["ap"]) == {1, 3}  # class 3 has ground truth but no detection: AP 0, counted
     assert result["ap"][1] == pytest.approx(1.0) and result["ap"][3] == 0.0
     assert result["map50"] == pytest.approx(0.5)
 
@@ -152,14 +158,21 @@ def _coco_eval(preds, gts, n_classes):
         images.append({"id": i, "width": 400, "height": 400})
         for b, lab in zip(gb, gl):
             w, h = b[2] - b[0], b[3] - b[1]
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(lab), "bbox": xywh(b),
-                         "area": float(w * h), "iscrowd": 0})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": int(lab),
+                    "bbox": xywh(b),
+                    "area": float(w * h),
+                    "iscrowd": 0,
+                }
+            )
         for b, lab, s in zip(pb, pl, ps):
             dets.append({"image_id": i, "category_id": int(lab), "bbox": xywh(b), "score": float(s)})
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
-        gt.dataset = {"images": images, "annotations": anns,
-                      "categories": [{"id": c} for c in range(1, n_classes + 1)]}
+        gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": c} for c in range(1, n_classes + 1)]}
         gt.createIndex()
         coco_eval = COCOeval(gt, gt.loadRes(dets), "bbox")
         coco_eval.params.iouThrs = np.array([0.5])
@@ -171,19 +184,20 @@ def _coco_eval(preds, gts, n_classes):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_precision_recall_curves_match_pycocotools(seed):
     preds, gts, n_classes = _random_fixture(seed)
-    ours = precision_recall([p[0] for p in preds], [p[1] for p in preds], [p[2] for p in preds],
-                            [g[0] for g in gts], [g[1] for g in gts])
+    ours = precision_recall(
+        [p[0] for p in preds], [p[1] for p in preds], [p[2] for p in preds], [g[0] for g in gts], [g[1] for g in gts]
+    )
     coco_eval = _coco_eval(preds, gts, n_classes)
     rec_thrs = coco_eval.params.recThrs
     for k, cat in enumerate(coco_eval.params.catIds):
         curve = ours[cat]
         envelope = np.maximum.accumulate(curve.precision[::-1])[::-1]
-        expected = np.array([envelope[curve.recall >= t].max() if (curve.recall >= t).any() else 0.0
-                             for t in rec_thrs])
+        expected = np.array([envelope[curve.recall >= t].max() if (curve.recall >= t).any() else 0.0 for t in rec_thrs])
         coco = coco_eval.eval["precision"][0, :, k, 0, -1]  # IoU 0.5, all areas, maxDets 100
         np.testing.assert_allclose(expected, coco, atol=1e-9)
     coco_map = float(coco_eval.eval["precision"][0, :, :, 0, -1].mean())
-    ours_map = eval_detection_voc([p[0] for p in preds], [p[1] for p in preds], [p[2] for p in preds],
-                                  [g[0] for g in gts], [g[1] for g in gts])["map50_allpoint"]
+    ours_map = eval_detection_voc(
+        [p[0] for p in preds], [p[1] for p in preds], [p[2] for p in preds], [g[0] for g in gts], [g[1] for g in gts]
+    )["map50_allpoint"]
     assert abs(ours_map - coco_map) <= 0.01
     assert 0.2 < coco_map < 0.95  # the fixture exercises both hits and misses

@@ -22,7 +22,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 @pytest.fixture(autouse=True)
 def one_thread_per_rank(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIBENCH_THREADS", "1")   # 2 ranks on 2 cores
+    monkeypatch.setenv("AIBENCH_THREADS", "1")  # 2 ranks on 2 cores
 
 
 def _result(out: Path, bench: str) -> dict:
@@ -49,7 +49,8 @@ def test_a_two_rank_session_trains_logs_once_and_passes_the_checker(tmp_path: Pa
     assert dp["world_size"] == 2 and dp["backend"] == "gloo" and dp["batch_size_per_rank"] == 1
     assert [r["rank"] for r in dp["per_rank"]] == [0, 1] and all(r["peak_rss_mib"] > 0 for r in dp["per_rank"])
     assert result["metrics"]["throughput_samples_per_s"] == pytest.approx(
-        sum(r["throughput_samples_per_s"] for r in dp["per_rank"]))
+        sum(r["throughput_samples_per_s"] for r in dp["per_rank"])
+    )
     log = (tmp_path / "TEST-dp" / "run-1" / "mllog.txt").read_text()
     assert log.count('"key": "run_start"') == 1 and '"key": "global_batch_size", "value": 2' in log
     capsys.readouterr()
@@ -57,21 +58,25 @@ def test_a_two_rank_session_trains_logs_once_and_passes_the_checker(tmp_path: Pa
     assert _workers(tmp_path) == []
 
 
-@pytest.mark.parametrize("fault, status, words", [
-    ("AIBENCH_FAKE_FAIL_RANK", "error", ["rank 1: ValueError: injected failure on rank 1"]),
-    ("AIBENCH_FAKE_KILL_RANK", "crashed", ["rank 1 was killed by SIGKILL", "the other ranks were stopped"]),
-])
+@pytest.mark.parametrize(
+    "fault, status, words",
+    [
+        ("AIBENCH_FAKE_FAIL_RANK", "error", ["rank 1: ValueError: injected failure on rank 1"]),
+        ("AIBENCH_FAKE_KILL_RANK", "crashed", ["rank 1 was killed by SIGKILL", "the other ranks were stopped"]),
+    ],
+)
 def test_a_failing_rank_ends_the_whole_session_quickly(tmp_path: Path, monkeypatch, fault, status, words):
     monkeypatch.setenv(fault, "1")
     t0 = time.monotonic()
-    assert main(["run", "TEST-dp", "TEST-slow", "--profile", "tiny", "--nproc-per-node", "2",
-                 "--out", str(tmp_path)]) == 1
+    assert (
+        main(["run", "TEST-dp", "TEST-slow", "--profile", "tiny", "--nproc-per-node", "2", "--out", str(tmp_path)]) == 1
+    )
     result = _result(tmp_path, "TEST-dp")
     assert result["status"] == status, result["error"]
     for w in words:
         assert w in result["error"]
-    assert time.monotonic() - t0 < 120          # both sessions, start-up included; the failure itself is seconds
-    assert _result(tmp_path, "TEST-slow")["status"] == "success"   # the other sessions go on
+    assert time.monotonic() - t0 < 120  # both sessions, start-up included; the failure itself is seconds
+    assert _result(tmp_path, "TEST-slow")["status"] == "success"  # the other sessions go on
     assert _workers(tmp_path) == []
 
 
@@ -83,24 +88,39 @@ def test_one_step_on_two_ranks_equals_one_step_on_the_whole_batch(tmp_path: Path
     script = str(PLUGINS / "ddp_step.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, script, str(tmp_path / "one.pt")], check=True, env=env)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", script,
-                    str(tmp_path / "two.pt")], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node=2",
+            script,
+            str(tmp_path / "two.pt"),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     for name, before in one["before"].items():
-        torch.testing.assert_close(two["before"][name], before, rtol=0, atol=0)   # the same start
+        torch.testing.assert_close(two["before"][name], before, rtol=0, atol=0)  # the same start
         torch.testing.assert_close(two["after"][name], one["after"][name], rtol=1e-5, atol=1e-6, msg=name)
     # The step moved the weights, by far more than the tolerance: the comparison is not of two untouched copies.
     assert (one["after"]["W2.weight"] - one["before"]["W2.weight"]).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--nproc-per-node", "0"], "must be at least 1"),
-    (["--nnodes", "2", "--seed", "1"], "several nodes need a meeting point"),
-    (["--nnodes", "2", "--rdzv-endpoint", "h:29400"], "needs --seed S, the same on every node"),
-    (["--nproc-per-node", "3"], "does not divide among 3 ranks"),
-    (["--nproc-per-node", "2", "--sync-batchnorm"], "SyncBatchNorm works only on GPUs"),
-    (["--nnodes", "2", "--node-rank", "2", "--rdzv-endpoint", "h:1", "--seed", "1"], "--node-rank must be in 0..1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--nproc-per-node", "0"], "must be at least 1"),
+        (["--nnodes", "2", "--seed", "1"], "several nodes need a meeting point"),
+        (["--nnodes", "2", "--rdzv-endpoint", "h:29400"], "needs --seed S, the same on every node"),
+        (["--nproc-per-node", "3"], "does not divide among 3 ranks"),
+        (["--nproc-per-node", "2", "--sync-batchnorm"], "SyncBatchNorm works only on GPUs"),
+        (["--nnodes", "2", "--node-rank", "2", "--rdzv-endpoint", "h:1", "--seed", "1"], "--node-rank must be in 0..1"),
+    ],
+)
 def test_distributed_usage_errors(argv, message, tmp_path: Path, capsys):
     assert main(["run", "TEST-dp", "--profile", "tiny", "--out", str(tmp_path / "x"), *argv]) == 2
     assert message in capsys.readouterr().err
@@ -113,9 +133,11 @@ def test_torchrun_commands_and_failure_reports():
     assert {"--rdzv-backend=c10d", "--rdzv-endpoint=n0:29400", "--rdzv-id=r1", "--node-rank=1"} <= set(multi)
     with pytest.raises(LaunchError):
         Launch(nnodes=2, rdzv_endpoint="n0:29400", master_addr="n0")
-    report = ("Root Cause (first observed failure):\n[0]:\n  time      : 2026\n  host      : n1\n"
-              "  rank      : 3 (local_rank: 1)\n  exitcode  : 1 (pid: 7)\n  error_file: <N/A>\n"
-              "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n")
+    report = (
+        "Root Cause (first observed failure):\n[0]:\n  time      : 2026\n  host      : n1\n"
+        "  rank      : 3 (local_rank: 1)\n  exitcode  : 1 (pid: 7)\n  error_file: <N/A>\n"
+        "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n"
+    )
     assert torchrun_root_cause(report) == "rank 3 exited with code 1"
 
 
@@ -127,10 +149,27 @@ def two_rank_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One epoch of every registered benchmark's tiny profile on 2 ranks, in one `aibench run`."""
     out = tmp_path_factory.mktemp("two-ranks")
     threads = os.environ.get("AIBENCH_THREADS")
-    os.environ["AIBENCH_THREADS"] = "1"   # per rank: 2 ranks on 2 cores
+    os.environ["AIBENCH_THREADS"] = "1"  # per rank: 2 ranks on 2 cores
     try:
-        assert main(["run", *RUNNABLE, "--profile", "tiny", "--epochs", "1", "--nproc-per-node", "2", "--seed", "4",
-                     "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    *RUNNABLE,
+                    "--profile",
+                    "tiny",
+                    "--epochs",
+                    "1",
+                    "--nproc-per-node",
+                    "2",
+                    "--seed",
+                    "4",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     finally:
         if threads is None:
             del os.environ["AIBENCH_THREADS"]

@@ -53,15 +53,18 @@ def test_reader_accepts_crlf(tmp_path: Path) -> None:
     assert len(read_checkins(_write(tmp_path, SNAP_LINES, "\r\n"))) == 4
 
 
-@pytest.mark.parametrize("bad, line, what", [
-    ("0\t2010-10-19T23:55:27Z\t30.2\t-97.7", 3, "5 tab-separated fields"),
-    ("0\t2010-10-19T23:55:27Z\t30.2\t-97.7\t1\t7", 3, "5 tab-separated fields"),
-    ("0\t2010-13-19T23:55:27Z\t30.2\t-97.7\t1", 3, "time"),
-    ("0\t\t30.2\t-97.7\t1", 3, "time"),
-    ("u7\t2010-10-19T23:55:27Z\t30.2\t-97.7\t1", 3, "user id"),
-    ("0\t2010-10-19T23:55:27Z\tnorth\t-97.7\t1", 3, "latitude"),
-    ("0\t2010-10-19T23:55:27Z\t30.2\t-97.7\t1.5", 3, "location id"),
-])
+@pytest.mark.parametrize(
+    "bad, line, what",
+    [
+        ("0\t2010-10-19T23:55:27Z\t30.2\t-97.7", 3, "5 tab-separated fields"),
+        ("0\t2010-10-19T23:55:27Z\t30.2\t-97.7\t1\t7", 3, "5 tab-separated fields"),
+        ("0\t2010-13-19T23:55:27Z\t30.2\t-97.7\t1", 3, "time"),
+        ("0\t\t30.2\t-97.7\t1", 3, "time"),
+        ("u7\t2010-10-19T23:55:27Z\t30.2\t-97.7\t1", 3, "user id"),
+        ("0\t2010-10-19T23:55:27Z\tnorth\t-97.7\t1", 3, "latitude"),
+        ("0\t2010-10-19T23:55:27Z\t30.2\t-97.7\t1.5", 3, "location id"),
+    ],
+)
 def test_malformed_line_names_file_and_line(tmp_path: Path, bad: str, line: int, what: str) -> None:
     path = _write(tmp_path, SNAP_LINES[:2] + [bad] + SNAP_LINES[2:])
     with pytest.raises(DataLayoutError) as err:
@@ -76,8 +79,10 @@ def test_one_bad_time_among_many_lines_is_an_error_not_a_crash(tmp_path: Path, b
     lines = [f"{u}\t2010-10-19T23:55:27Z\t30.2\t-97.7\t{u}" for u in range(2000)]
     lines[1500] = f"7\t{bad_time}Z\t30.2\t-97.7\t1"
     path = _write(tmp_path, lines)
-    code = ("import sys; from aibench.datasets.gowalla import read_checkins\n"
-            "try:\n    read_checkins(sys.argv[1])\nexcept Exception as e:\n    print(e)\n")
+    code = (
+        "import sys; from aibench.datasets.gowalla import read_checkins\n"
+        "try:\n    read_checkins(sys.argv[1])\nexcept Exception as e:\n    print(e)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, f"the reader crashed: {proc.returncode} {proc.stderr[-500:]}"
     assert str(path) in proc.stdout and "line 1501" in proc.stdout and "time" in proc.stdout
@@ -97,9 +102,19 @@ def _checkins(rows: list[tuple[int, int, int]]) -> Checkins:
 
 def test_preprocess_dedupes_filters_sorts_and_splits() -> None:
     rows = [  # (user, time, location), deliberately out of time order
-        (50, 5, 300), (50, 1, 100), (50, 3, 200), (50, 2, 100), (50, 4, 400), (50, 6, 500),  # 100 twice
-        (70, 9, 500), (70, 7, 100), (70, 8, 200), (70, 10, 300), (70, 11, 400),
-        (90, 1, 100), (90, 2, 999),  # 999 has one user: dropped; then user 90 has too few locations
+        (50, 5, 300),
+        (50, 1, 100),
+        (50, 3, 200),
+        (50, 2, 100),
+        (50, 4, 400),
+        (50, 6, 500),  # 100 twice
+        (70, 9, 500),
+        (70, 7, 100),
+        (70, 8, 200),
+        (70, 10, 300),
+        (70, 11, 400),
+        (90, 1, 100),
+        (90, 2, 999),  # 999 has one user: dropped; then user 90 has too few locations
     ]
     s = preprocess(_checkins(rows), min_user_items=3, min_item_users=2, test_fraction=0.2)
     assert (s.num_users, s.num_items) == (2, 5)
@@ -124,8 +139,16 @@ def _sequences(train: list[list[int]], num_items: int):
 
     counts = np.array([len(t) for t in train])
     flat = np.array([i for t in train for i in t], np.int64)
-    return Sequences(len(train), num_items, _offsets(counts), flat, _offsets(np.ones(len(train), np.int64)),
-                     np.zeros(len(train), np.int64), np.arange(len(train)), np.arange(num_items))
+    return Sequences(
+        len(train),
+        num_items,
+        _offsets(counts),
+        flat,
+        _offsets(np.ones(len(train), np.int64)),
+        np.zeros(len(train), np.int64),
+        np.arange(len(train)),
+        np.arange(num_items),
+    )
 
 
 def test_caser_windows_match_reference_example() -> None:

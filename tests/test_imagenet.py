@@ -44,10 +44,13 @@ def _classes(root: Path, train: list[str], val: list[str]) -> None:
             _jpeg(root / "imagenet" / split / name / f"{name}_1.JPEG", (9, 9, 9))
 
 
-@pytest.mark.parametrize("train, val, message", [
-    (["n01"], ["n01"], "holds 1 class folder(s); classification needs at least 2"),
-    (["n01", "n02", "n03"], ["n01", "n02", "n04"], "only in train: n03; only in val: n04"),
-])
+@pytest.mark.parametrize(
+    "train, val, message",
+    [
+        (["n01"], ["n01"], "holds 1 class folder(s); classification needs at least 2"),
+        (["n01", "n02", "n03"], ["n01", "n02", "n04"], "only in train: n03; only in val: n04"),
+    ],
+)
 def test_class_folders_must_hold_together(tmp_path: Path, train, val, message):
     _classes(tmp_path, train, val)
     with pytest.raises(DataLayoutError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -71,17 +71,40 @@ def _run(cfg: InferenceConfig, **kwargs: Any) -> dict[str, Any]:
 
 
 def _cfg(tmp_path: Path, bench: str = "TEST-infer", **kwargs: Any) -> InferenceConfig:
-    args = dict(benchmark=bench, data_root=tmp_path, out_dir=tmp_path / "infer", profile="tiny", device="cpu",
-                seed=3, min_duration_s=DURATION_S)
+    args = dict(
+        benchmark=bench,
+        data_root=tmp_path,
+        out_dir=tmp_path / "infer",
+        profile="tiny",
+        device="cpu",
+        seed=3,
+        min_duration_s=DURATION_S,
+    )
     args.update(kwargs)
     return InferenceConfig(**args)
 
 
-def _trained_checkpoint(fake: Any, folder: Path, *, bench_id: str = "TEST-infer", profile: str = "tiny",
-                        status: str = "success", finished_at: str = "2026-01-01T00:00:00+00:00") -> Path:
+def _trained_checkpoint(
+    fake: Any,
+    folder: Path,
+    *,
+    bench_id: str = "TEST-infer",
+    profile: str = "tiny",
+    status: str = "success",
+    finished_at: str = "2026-01-01T00:00:00+00:00",
+) -> Path:
     """A real (in-process) session of the fake: weights.pt beside a valid result.json, then relabelled."""
-    cfg = SessionConfig(benchmark="TEST-infer", profile="tiny", seed=7, run_index=1, session_dir=str(folder),
-                        data_root=str(folder), data_source="embedded", device="cpu", overrides=Overrides())
+    cfg = SessionConfig(
+        benchmark="TEST-infer",
+        profile="tiny",
+        seed=7,
+        run_index=1,
+        session_dir=str(folder),
+        data_root=str(folder),
+        data_source="embedded",
+        device="cpu",
+        overrides=Overrides(),
+    )
     result = run_session(cfg, lambda event: None)
     result.update(status=status, finished_at=finished_at, profile=profile)
     result["benchmark"]["id"] = bench_id
@@ -115,8 +138,12 @@ def test_performance_scenarios_report_verdicts_latencies_and_logs(tmp_path: Path
     result = _run(cfg, energy_meter_factory=lambda device: (meter, None))
 
     assert result["kind"] == "inference" and result["status"] == "ok"
-    assert result["weights"] == {"trained": False, "checkpoint": None, "session": None,
-                                 "note": result["weights"]["note"]}
+    assert result["weights"] == {
+        "trained": False,
+        "checkpoint": None,
+        "session": None,
+        "note": result["weights"]["note"],
+    }
     assert result["loadgen"]["version"]
     assert set(result["scenarios"]) == {"SingleStream", "Offline", "Server"}
     for name, sc in result["scenarios"].items():
@@ -172,8 +199,11 @@ def test_accuracy_only_reproduces_evaluate(tmp_path: Path, fakes: Any) -> None:
     # The same weights evaluated the way a training session does.
     cls = fakes.LinearInference
     seed_everything(cfg.seed)
-    bench = cls(BenchmarkContext(profile="tiny", settings=cls.profiles["tiny"], data_root=tmp_path,
-                                 device=torch.device("cpu"), seed=cfg.seed))
+    bench = cls(
+        BenchmarkContext(
+            profile="tiny", settings=cls.profiles["tiny"], data_root=tmp_path, device=torch.device("cpu"), seed=cfg.seed
+        )
+    )
     bench.build()
     bench.load_data()
     bench.load_model_state(torch.load(checkpoint, weights_only=True))
@@ -188,7 +218,11 @@ def test_accuracy_only_without_weights_is_refused(tmp_path: Path, fakes: Any) ->
     with pytest.raises(CheckpointError, match=r"aibench run TEST-infer .*--checkpoint.*--results"):
         _cfg(tmp_path, scenarios=("AccuracyOnly",))
     assert _cfg(tmp_path, checkpoint=tmp_path / "w.pt").resolved_scenarios() == (
-        "SingleStream", "Offline", "Server", "AccuracyOnly")
+        "SingleStream",
+        "Offline",
+        "Server",
+        "AccuracyOnly",
+    )
 
 
 def test_worker_exception_fails_the_scenario_without_hanging(tmp_path: Path, fakes: Any) -> None:
@@ -222,15 +256,19 @@ def test_find_checkpoint(tmp_path: Path, fakes: Any) -> None:
     with pytest.raises(CheckpointError, match=r"no successful session of TEST-infer.*aibench run TEST-infer"):
         find_checkpoint(results, "TEST-infer")
     _trained_checkpoint(fakes, results / "a" / "TEST-infer" / "run-1", finished_at="2026-01-01T00:00:00+00:00")
-    newest = _trained_checkpoint(fakes, results / "b" / "TEST-infer" / "run-1",
-                                 finished_at="2026-02-01T00:00:00+00:00")
-    _trained_checkpoint(fakes, results / "c" / "TEST-infer" / "run-1", status="diverged",
-                        finished_at="2026-03-01T00:00:00+00:00")
-    _trained_checkpoint(fakes, results / "d" / "TEST-infer-fails" / "run-1", bench_id="TEST-infer-fails",
-                        finished_at="2026-04-01T00:00:00+00:00")
+    newest = _trained_checkpoint(fakes, results / "b" / "TEST-infer" / "run-1", finished_at="2026-02-01T00:00:00+00:00")
+    _trained_checkpoint(
+        fakes, results / "c" / "TEST-infer" / "run-1", status="diverged", finished_at="2026-03-01T00:00:00+00:00"
+    )
+    _trained_checkpoint(
+        fakes,
+        results / "d" / "TEST-infer-fails" / "run-1",
+        bench_id="TEST-infer-fails",
+        finished_at="2026-04-01T00:00:00+00:00",
+    )
     (results / "e" / "TEST-infer" / "run-1").mkdir(parents=True)
     (results / "e" / "TEST-infer" / "run-1" / "result.json").write_text('{"kind": "training", "status": "[b]x')
-    assert find_checkpoint(results, "TEST-infer") == newest   # a corrupt result is skipped, not fatal
+    assert find_checkpoint(results, "TEST-infer") == newest  # a corrupt result is skipped, not fatal
     assert find_checkpoint(results, "TEST-infer", profile="tiny") == newest
     with pytest.raises(CheckpointError, match=r"status diverged.*--checkpoint .*c/TEST-infer/run-1/weights.pt"):
         find_checkpoint(results / "c", "TEST-infer")
@@ -253,11 +291,12 @@ def test_output_round_trip_and_summary_parsing(tmp_path: Path) -> None:
         " * Increase the target QPS so the loadgen pre-generates more queries.\nEarly Stopping Result:\n"
         " * Run unsuccessful.\n * Processed 54 queries.\n * Would need to run at least 405 more queries,\n"
         " with the run being successful if every additional\n query were under latency.\n\n"
-        "================================================\nAdditional Stats\n")
+        "================================================\nAdditional Stats\n"
+    )
     parsed = parse_summary(summary)
     assert parsed.fields["Result is"] == "INVALID" and parsed.fields["Early stopping satisfied"] == "NO"
-    assert parsed.sections["Recommendations"] == [
-        "Increase the target QPS so the loadgen pre-generates more queries."]
+    assert parsed.sections["Recommendations"] == ["Increase the target QPS so the loadgen pre-generates more queries."]
     assert parsed.sections["Early Stopping Result"][-1] == (
         "Would need to run at least 405 more queries, with the run being successful if every additional "
-        "query were under latency.")
+        "query were under latency."
+    )

@@ -26,13 +26,29 @@ def _results(out: Path) -> dict[str, dict]:
 
 
 def test_crash_exception_and_divergence_do_not_stop_the_suite(tmp_path: Path):
-    rc = main(["run", "TEST-crash", "TEST-raise", "TEST-diverge", "TEST-slow", "--profile", "tiny", "--seed", "1", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "TEST-crash",
+            "TEST-raise",
+            "TEST-diverge",
+            "TEST-slow",
+            "--profile",
+            "tiny",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 1
     results = _results(tmp_path)
     assert results["TEST-crash"]["status"] == "crashed"
     assert "exited with code 3" in results["TEST-crash"]["error"]
     assert results["TEST-crash"]["curve"][0]["epoch"] == 1  # what it measured before dying is kept
-    assert results["TEST-raise"]["status"] == "error" and "corrupt file /nowhere/x.jpg" in results["TEST-raise"]["error"]
+    assert (
+        results["TEST-raise"]["status"] == "error" and "corrupt file /nowhere/x.jpg" in results["TEST-raise"]["error"]
+    )
     assert results["TEST-diverge"]["status"] == "diverged" and "non-finite loss" in results["TEST-diverge"]["error"]
     assert results["TEST-slow"]["status"] == "success"
     assert results["TEST-slow"]["metrics"]["epochs_to_quality"] == 3
@@ -55,8 +71,13 @@ def test_session_past_its_time_limit_stops_with_status_timeout(tmp_path: Path, m
 
 def test_hung_session_is_killed_and_recorded(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(runner, "KILL_GRACE_S", 2.0)
-    plan = runner.RunPlan(benchmarks=("TEST-hang", "TEST-slow"), profile="tiny", seed=3, out_dir=tmp_path,
-                          overrides=Overrides(time_limit_s=5))
+    plan = runner.RunPlan(
+        benchmarks=("TEST-hang", "TEST-slow"),
+        profile="tiny",
+        seed=3,
+        out_dir=tmp_path,
+        overrides=Overrides(time_limit_s=5),
+    )
     results = runner.run_plan(plan, PlainDisplay())
     assert [r["status"] for r in results] == ["timeout", "success"]
     assert "past its time limit" in results[0]["error"]
@@ -64,11 +85,26 @@ def test_hung_session_is_killed_and_recorded(tmp_path: Path, monkeypatch):
 
 def test_ctrl_c_keeps_finished_sessions(tmp_path: Path):
     env = {**os.environ, "AIBENCH_FAKE_STEP_S": "0.3"}
-    proc = subprocess.Popen([sys.executable, "-m", "aibench.cli", "run", "TEST-diverge", "TEST-slow", "--profile", "tiny",
-                             "--out", str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True,
-                            # A shell's background job inherits SIGINT ignored; a user's terminal does not.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aibench.cli",
+            "run",
+            "TEST-diverge",
+            "TEST-slow",
+            "--profile",
+            "tiny",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # A shell's background job inherits SIGINT ignored; a user's terminal does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     log = tmp_path / "TEST-slow" / "run-1" / "mllog.txt"
     deadline = time.monotonic() + 120
     # Wait for TEST-slow's first epoch itself, not its log file: start-up before run_start varies with the machine.
@@ -110,4 +146,4 @@ def test_build_failure_is_an_error_with_a_complete_log(tmp_path: Path, capsys):
     assert result["status"] == "error" and "cannot build: out of device memory" in result["error"]
     validate_result(result)
     capsys.readouterr()
-    assert main(["check", str(tmp_path)]) == 0, capsys.readouterr().out   # init, run_start, run_stop(error)
+    assert main(["check", str(tmp_path)]) == 0, capsys.readouterr().out  # init, run_start, run_stop(error)

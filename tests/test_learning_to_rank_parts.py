@@ -64,8 +64,7 @@ def test_distillation_loss_is_reference_bce() -> None:
     pos, neg, cand = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.5]]), torch.tensor([[3.0, -1.0]])
     weight = torch.tensor([[0.7, 0.3]])
     sig = torch.sigmoid
-    expected = (-torch.log(sig(pos)).sum() - torch.log(1 - sig(neg)).sum()
-                - 0.5 * (weight * torch.log(sig(cand))).sum())
+    expected = -torch.log(sig(pos)).sum() - torch.log(1 - sig(neg)).sum() - 0.5 * (weight * torch.log(sig(cand))).sum()
     torch.testing.assert_close(distillation_loss(pos, neg, cand, weight, alpha=0.5), expected)
 
 

@@ -25,8 +25,25 @@ def test_characterize_writes_a_valid_table(tmp_path: Path, capsys):
 
 
 def test_profile_writes_profile_trace_and_counters(tmp_path: Path, capsys):
-    assert main(["profile", "C16", "--profile", "tiny", "--steps", "2", "--timed-steps", "2", "--warmup", "1",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "profile",
+                "C16",
+                "--profile",
+                "tiny",
+                "--steps",
+                "2",
+                "--timed-steps",
+                "2",
+                "--warmup",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "DC-AI-C16" / "profile.json").read_text())
     validate_result(result)
     assert json.loads((tmp_path / "DC-AI-C16" / "trace.json").read_text())["traceEvents"]
@@ -45,8 +62,20 @@ def test_infer_reproduces_the_trained_session_quality(tmp_path: Path, capsys):
     assert main(["run", "C16", "--profile", "tiny", "--seed", "3", "--out", str(runs)]) in (0, 1)
     session = json.loads((runs / "DC-AI-C16" / "run-1" / "result.json").read_text())
     out = tmp_path / "infer"
-    rc = main(["infer", "C16", "--profile", "tiny", "--checkpoint", str(runs / "DC-AI-C16" / "run-1" / "weights.pt"),
-               "--duration", "0.2", "--out", str(out)])
+    rc = main(
+        [
+            "infer",
+            "C16",
+            "--profile",
+            "tiny",
+            "--checkpoint",
+            str(runs / "DC-AI-C16" / "run-1" / "weights.pt"),
+            "--duration",
+            "0.2",
+            "--out",
+            str(out),
+        ]
+    )
     result = json.loads((out / "DC-AI-C16" / "inference.json").read_text())
     validate_result(result)
     assert rc == 0, {k: (v.get("verdict"), v.get("invalid_reasons")) for k, v in result["scenarios"].items()}

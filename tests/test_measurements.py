@@ -28,7 +28,7 @@ def test_resnet50_at_224_matches_the_published_figures():
     cls = registry.get_benchmark("DC-AI-C1")
     counts = characterize_model(cls, cls.profiles["full"])
     assert counts["parameters"] == 25_557_032 and counts["counted_on"] == "meta"
-    assert counts["forward_macs_per_sample"] == pytest.approx(4.09e9, rel=0.01)   # = 8.18 GFLOPs
+    assert counts["forward_macs_per_sample"] == pytest.approx(4.09e9, rel=0.01)  # = 8.18 GFLOPs
     assert counts["train_step_flops_per_sample"] == pytest.approx(3 * counts["forward_flops_per_sample"], rel=0.01)
 
 
@@ -42,14 +42,24 @@ def test_every_benchmark_is_characterized_at_the_tiny_profile(bench_id: str):
 
 def test_characterize_reads_epochs_to_the_convergent_quality_from_stored_curves(tmp_path: Path):
     def session(status: str, curve: list[float], to_target: int | None) -> dict:
-        return {"benchmark": {"id": "DC-AI-C16"}, "status": status, "profile": "small",
-                "hyperparameters": {"target": "prec@3 >= 0.3", "convergent": "prec@3 >= 0.2",
-                                    "convergent_rule": {"rule": "at_least", "metric": "prec@3", "value": 0.2}},
-                "metrics": {"epochs_to_quality": to_target},
-                "curve": [{"epoch": i, "quality": {"prec@3": q}} for i, q in enumerate(curve, start=1)]}
+        return {
+            "benchmark": {"id": "DC-AI-C16"},
+            "status": status,
+            "profile": "small",
+            "hyperparameters": {
+                "target": "prec@3 >= 0.3",
+                "convergent": "prec@3 >= 0.2",
+                "convergent_rule": {"rule": "at_least", "metric": "prec@3", "value": 0.2},
+            },
+            "metrics": {"epochs_to_quality": to_target},
+            "curve": [{"epoch": i, "quality": {"prec@3": q}} for i, q in enumerate(curve, start=1)],
+        }
 
-    results = [session("success", [0.1, 0.25, 0.31], 3), session("success", [0.21, 0.29, 0.3], 3),
-               session("timeout", [0.05, 0.12], None)]
+    results = [
+        session("success", [0.1, 0.25, 0.31], 3),
+        session("success", [0.21, 0.29, 0.3], 3),
+        session("timeout", [0.05, 0.12], None),
+    ]
     e = epochs_to_quality(results, "DC-AI-C16")
     assert e["convergent_quality"]["values"] == [2, 1] and e["target"]["values"] == [3, 3]
     assert e["profiles"] == ["small"] and e["convergent"] == ["prec@3 >= 0.2"]
@@ -120,8 +130,17 @@ def _session_with_meter(meter: _FakeMeter, tmp_path: Path, monkeypatch: pytest.M
     """A session of the fake TEST-slow (target reached in epoch 3) measured by `meter`."""
     monkeypatch.setenv("AIBENCH_FAKE_STEP_S", "0")
     monkeypatch.setattr("aibench.harness.session.open_energy_meter", lambda device: (meter, None))
-    cfg = SessionConfig(benchmark="TEST-slow", profile="tiny", seed=1, run_index=1, session_dir=str(tmp_path / "s"),
-                        data_root=str(tmp_path), data_source="embedded", device="cpu", overrides=Overrides())
+    cfg = SessionConfig(
+        benchmark="TEST-slow",
+        profile="tiny",
+        seed=1,
+        run_index=1,
+        session_dir=str(tmp_path / "s"),
+        data_root=str(tmp_path),
+        data_source="embedded",
+        device="cpu",
+        overrides=Overrides(),
+    )
     result = run_session(cfg, lambda event: None)
     validate_result(result)
     return result

@@ -76,7 +76,7 @@ REAL_OPS = [
     ("aten::addcdiv_", ops.ELEMENTWISE),
     ("aten::fill_", ops.ELEMENTWISE),
     ("aten::__and__", ops.ELEMENTWISE),
-    ("aten::_foreach_add_", ops.ELEMENTWISE),   # by name; inside Optimizer.step it is optimizer (see below)
+    ("aten::_foreach_add_", ops.ELEMENTWISE),  # by name; inside Optimizer.step it is optimizer (see below)
     ("aten::_foreach_mul_", ops.ELEMENTWISE),
     ("aten::copy_", ops.DATA_MOVEMENT),
     ("aten::_to_copy", ops.DATA_MOVEMENT),
@@ -128,40 +128,61 @@ def test_operator_classes(name: str, expected: str) -> None:
 
 
 REAL_KERNELS = [
-    ("void cudnn::cnn::conv2d_grouped_direct_kernel<float, float, float, float, float, true, false, 0, 0, 0>",
-     ops.CONVOLUTION),
+    (
+        "void cudnn::cnn::conv2d_grouped_direct_kernel<float, float, float, float, float, true, false, 0, 0, 0>",
+        ops.CONVOLUTION,
+    ),
     ("sm80_xmma_fprop_implicit_gemm_indexed_tf32f32_tf32f32_f32_nhwckrsc_nchw_tilesize128x128x16", ops.CONVOLUTION),
     ("sm90_xmma_dgrad_implicit_gemm_f32f32_tf32f32_f32_nhwckrsc_nchw", ops.CONVOLUTION),
     ("void cudnn::bn_fw_tr_1C11_kernel_NCHW<float, float, int, 512, true, 1>", ops.NORMALIZATION),
-    ("void at::native::batch_norm_collect_statistics_kernel<at::native::InvStd, float, float, float, int>",
-     ops.NORMALIZATION),
+    (
+        "void at::native::batch_norm_collect_statistics_kernel<at::native::InvStd, float, float, float, int>",
+        ops.NORMALIZATION,
+    ),
     ("ampere_sgemm_128x64_nn", ops.MATMUL),
-    ("sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n_tilesize128x128x32_warpgroupsize1x1x1_execute_segment_k_off",
-     ops.MATMUL),
+    ("sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n_tilesize128x128x32_warpgroupsize1x1x1_execute_segment_k_off", ops.MATMUL),
     ("void cutlass::Kernel2<cutlass_80_tensorop_s1688gemm_128x128_16x4_nn_align4>", ops.MATMUL),
-    ("void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>, "
-     "std::array<char*, 3ul> >(int, at::native::CUDAFunctor_add<float>, std::array<char*, 3ul>)", ops.ELEMENTWISE),
-    ("void at::native::(anonymous namespace)::multi_tensor_apply_kernel<at::native::(anonymous namespace)::"
-     "TensorListMetadata<3>, at::native::(anonymous namespace)::BinaryOpListAlphaFunctor<float, 3, 2, 2>, "
-     "std::plus<float>, float>", ops.ELEMENTWISE),
-    ("void at::native::(anonymous namespace)::multi_tensor_apply_kernel<at::native::(anonymous namespace)::"
-     "FusedAdamMathFunctor<float, 4, (at::native::ADAM_MODE)0, false>>", ops.OPTIMIZER),
-    ("void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::func_wrapper_t<float, "
-     "at::native::sum_functor<float, float, float>::operator()>, unsigned int, float, 4, 4> >", ops.REDUCTION),
-    ("void at::native::(anonymous namespace)::cunn_SoftMaxForward<4, float, float, float, "
-     "at::native::(anonymous namespace)::LogSoftMaxForwardEpilogue>", ops.REDUCTION),
+    (
+        "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>, "
+        "std::array<char*, 3ul> >(int, at::native::CUDAFunctor_add<float>, std::array<char*, 3ul>)",
+        ops.ELEMENTWISE,
+    ),
+    (
+        "void at::native::(anonymous namespace)::multi_tensor_apply_kernel<at::native::(anonymous namespace)::"
+        "TensorListMetadata<3>, at::native::(anonymous namespace)::BinaryOpListAlphaFunctor<float, 3, 2, 2>, "
+        "std::plus<float>, float>",
+        ops.ELEMENTWISE,
+    ),
+    (
+        "void at::native::(anonymous namespace)::multi_tensor_apply_kernel<at::native::(anonymous namespace)::"
+        "FusedAdamMathFunctor<float, 4, (at::native::ADAM_MODE)0, false>>",
+        ops.OPTIMIZER,
+    ),
+    (
+        "void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::func_wrapper_t<float, "
+        "at::native::sum_functor<float, float, float>::operator()>, unsigned int, float, 4, 4> >",
+        ops.REDUCTION,
+    ),
+    (
+        "void at::native::(anonymous namespace)::cunn_SoftMaxForward<4, float, float, float, "
+        "at::native::(anonymous namespace)::LogSoftMaxForwardEpilogue>",
+        ops.REDUCTION,
+    ),
     ("void at::native::(anonymous namespace)::max_pool_forward_nchw<float, float>", ops.POOLING),
     ("void vision::ops::(anonymous namespace)::roi_align_forward_kernel_impl<float>", ops.POOLING),
     ("void vision::ops::(anonymous namespace)::nms_kernel_impl<float>", ops.SORT_SELECT),
     ("void at::native::sbtopk::gatherTopK<float, unsigned int, 2, false>", ops.SORT_SELECT),
     ("Memcpy HtoD (Pageable -> Device)", ops.DATA_MOVEMENT),
     ("Memset (Device)", ops.DATA_MOVEMENT),
-    ("void at::native::(anonymous namespace)::CatArrayBatchedCopy<float, unsigned int, 4, 64, 64>",
-     ops.DATA_MOVEMENT),
-    ("void at::native::(anonymous namespace)::indexSelectLargeIndex<float, long, unsigned int, 2, 2, -2, true>",
-     ops.DATA_MOVEMENT),
-    ("void cudnn::engines_precompiled::nchwToNhwcKernel<float, float, float, false, true, (cudnnKernelDataType_t)2>",
-     ops.DATA_MOVEMENT),
+    ("void at::native::(anonymous namespace)::CatArrayBatchedCopy<float, unsigned int, 4, 64, 64>", ops.DATA_MOVEMENT),
+    (
+        "void at::native::(anonymous namespace)::indexSelectLargeIndex<float, long, unsigned int, 2, 2, -2, true>",
+        ops.DATA_MOVEMENT,
+    ),
+    (
+        "void cudnn::engines_precompiled::nchwToNhwcKernel<float, float, float, false, true, (cudnnKernelDataType_t)2>",
+        ops.DATA_MOVEMENT,
+    ),
 ]
 
 
@@ -170,13 +191,23 @@ def test_kernel_classes(name: str, expected: str) -> None:
     assert classify_kernel(name) == expected
 
 
-@pytest.mark.parametrize("name", [
-    "aibench.train_step", "aibench.data", "aibench.step#3", "ProfilerStep#4", "Optimizer.step#SGD.step",
-    "Optimizer.zero_grad#Adam.zero_grad", "autograd::engine::evaluate_function: ConvolutionBackward0",
-    "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__", "ConvolutionBackward0",
-    "NativeBatchNormBackward0", "GeneratedBackwardFor_torchvision_roi_align_default",
-    "torch::autograd::AccumulateGrad",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "aibench.train_step",
+        "aibench.data",
+        "aibench.step#3",
+        "ProfilerStep#4",
+        "Optimizer.step#SGD.step",
+        "Optimizer.zero_grad#Adam.zero_grad",
+        "autograd::engine::evaluate_function: ConvolutionBackward0",
+        "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__",
+        "ConvolutionBackward0",
+        "NativeBatchNormBackward0",
+        "GeneratedBackwardFor_torchvision_roi_align_default",
+        "torch::autograd::AccumulateGrad",
+    ],
+)
 def test_wrappers_are_not_operators(name: str) -> None:
     assert is_wrapper(name)
     assert classify_op(name) == ops.OTHER
@@ -193,8 +224,17 @@ def test_attribution_by_enclosing_range() -> None:
     assert attribute(["aten::_foreach_mul_", *step]) == ops.ELEMENTWISE
     assert attribute(["aten::_foreach_norm", *step]) == ops.REDUCTION
     # Input pipeline.
-    assert attribute(["aten::_upsample_bilinear2d_aa", "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__",
-                      "aibench.data", "aibench.step#1"]) == ops.DATA_LOADING
+    assert (
+        attribute(
+            [
+                "aten::_upsample_bilinear2d_aa",
+                "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__",
+                "aibench.data",
+                "aibench.step#1",
+            ]
+        )
+        == ops.DATA_LOADING
+    )
     assert attribute(["aibench.data", "aibench.step#1"]) == ops.DATA_LOADING
     # Unclassified ops inherit from the enclosing operator; wrappers' own self time is other.
     assert attribute(["aten::empty", "aten::mkldnn_convolution", "aten::_convolution", *step]) == ops.CONVOLUTION
@@ -210,21 +250,32 @@ def test_kernel_attribution_prefers_launching_operator() -> None:
     assert attribute(launch, kernel=gemm) == ops.CONVOLUTION
     assert attribute(["cudaLaunchKernel", "aten::addmm", "aten::linear"], kernel=gemm) == ops.MATMUL
     elementwise = "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>>"
-    assert attribute(["cudaLaunchKernel", "aten::_foreach_add_", "Optimizer.step#SGD.step"],
-                     kernel=elementwise) == ops.OPTIMIZER
+    assert (
+        attribute(["cudaLaunchKernel", "aten::_foreach_add_", "Optimizer.step#SGD.step"], kernel=elementwise)
+        == ops.OPTIMIZER
+    )
     assert attribute(["cudaLaunchKernel", "aten::empty"], kernel=gemm) == ops.MATMUL  # falls back to the name
     assert attribute([], kernel="Memcpy HtoD (Pageable -> Device)") == ops.DATA_MOVEMENT
 
 
 def test_aggregation() -> None:
-    rows = aggregate_classes([(ops.CONVOLUTION, 3.0), (ops.OTHER, 0.5), (ops.CONVOLUTION, 1.0), (ops.MATMUL, 0.5),
-                              (ops.POOLING, 0.0)])
+    rows = aggregate_classes(
+        [(ops.CONVOLUTION, 3.0), (ops.OTHER, 0.5), (ops.CONVOLUTION, 1.0), (ops.MATMUL, 0.5), (ops.POOLING, 0.0)]
+    )
     assert [r["class"] for r in rows] == [ops.CONVOLUTION, ops.MATMUL, ops.OTHER]
     assert rows[0]["self_s"] == 4.0 and rows[0]["share"] == pytest.approx(0.8)
     assert sum(r["share"] for r in rows) == pytest.approx(1.0)
-    top = top_operators([("aibench.train_step", 9.0, 1), ("aten::mm", 2.0, 4), ("aten::add_", 1.0, 10),
-                         ("autograd::engine::evaluate_function: MmBackward0", 0.5, 4), ("aten::mm", 1.0, 2)],
-                        total_s=10.0, top=1)
+    top = top_operators(
+        [
+            ("aibench.train_step", 9.0, 1),
+            ("aten::mm", 2.0, 4),
+            ("aten::add_", 1.0, 10),
+            ("autograd::engine::evaluate_function: MmBackward0", 0.5, 4),
+            ("aten::mm", 1.0, 2),
+        ],
+        total_s=10.0,
+        top=1,
+    )
     assert top == [{"name": "aten::mm", "class": ops.MATMUL, "self_s": 3.0, "share": 0.3, "calls": 6}]
 
 
@@ -260,8 +311,11 @@ class _Sleepy(Benchmark):
     """Known phase durations; 3 batches an epoch, so a profile crosses epochs."""
 
     quality_metric = "score"
-    profiles = {"tiny": ProfileSettings(batch_size=4, learning_rate=0.1, max_epochs=1, target=AtLeast("score", 1.0),
-                                        options=None)}
+    profiles = {
+        "tiny": ProfileSettings(
+            batch_size=4, learning_rate=0.1, max_epochs=1, target=AtLeast("score", 1.0), options=None
+        )
+    }
     fail_at_step: int | None = None
 
     def build(self) -> None:
@@ -274,7 +328,7 @@ class _Sleepy(Benchmark):
         self.x, self.y = torch.randn(12, 3), torch.randn(12, 1)
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
-        return [(self.x[i:i + 4], self.y[i:i + 4]) for i in range(0, 12, 4)]
+        return [(self.x[i : i + 4], self.y[i : i + 4]) for i in range(0, 12, 4)]
 
     def train_step(self, batch: Any) -> StepOutput:
         self.steps += 1
@@ -322,8 +376,16 @@ def sleepy() -> str:
 
 
 def _cfg(bench_id: str, tmp_path: Path, **kw: Any) -> ProfileConfig:
-    args: dict[str, Any] = dict(benchmark=bench_id, data_root=tmp_path, out_dir=tmp_path / "out", profile="tiny",
-                                device="cpu", warmup_steps=1, timed_steps=2, profiled_steps=2)
+    args: dict[str, Any] = dict(
+        benchmark=bench_id,
+        data_root=tmp_path,
+        out_dir=tmp_path / "out",
+        profile="tiny",
+        device="cpu",
+        warmup_steps=1,
+        timed_steps=2,
+        profiled_steps=2,
+    )
     args.update(kw)
     return ProfileConfig(**args)
 
@@ -331,8 +393,11 @@ def _cfg(bench_id: str, tmp_path: Path, **kw: Any) -> ProfileConfig:
 def _hooks_state() -> tuple[Any, int, int]:
     from torch.optim import optimizer as optim_module
 
-    return (torch.autograd.backward, len(optim_module._global_optimizer_pre_hooks),
-            len(optim_module._global_optimizer_post_hooks))
+    return (
+        torch.autograd.backward,
+        len(optim_module._global_optimizer_pre_hooks),
+        len(optim_module._global_optimizer_post_hooks),
+    )
 
 
 def test_breakdown_separates_the_phases(sleepy: str, tmp_path: Path) -> None:
@@ -349,12 +414,19 @@ def test_breakdown_separates_the_phases(sleepy: str, tmp_path: Path) -> None:
             self.result = {"instructions": 42}
 
     messages: list[str] = []
-    result = run_profile(_cfg(sleepy, tmp_path, warmup_steps=2, timed_steps=3, profiled_steps=2, top=5),
-                         emit=messages.append, counters=Counters)
+    result = run_profile(
+        _cfg(sleepy, tmp_path, warmup_steps=2, timed_steps=3, profiled_steps=2, top=5),
+        emit=messages.append,
+        counters=Counters,
+    )
     assert _hooks_state() == before
     ms = result["breakdown"]["per_step_ms"]
-    for phase, expected in (("forward", FORWARD_S), ("backward", BACKWARD_S), ("optimizer", OPTIMIZER_S),
-                            ("other", OTHER_S)):
+    for phase, expected in (
+        ("forward", FORWARD_S),
+        ("backward", BACKWARD_S),
+        ("optimizer", OPTIMIZER_S),
+        ("other", OTHER_S),
+    ):
         assert expected * 1000 <= ms[phase] <= (expected + SLACK_S) * 1000, (phase, ms)
     assert ms["total"] == pytest.approx(sum(ms[p] for p in PHASES))
     assert sum(result["breakdown"]["share"].values()) == pytest.approx(1.0)
@@ -391,6 +463,7 @@ def test_config_is_checked(tmp_path: Path) -> None:
 
 
 # -- the real benchmarks ------------------------------------------------------------------------------------------
+
 
 def _data_root(bench_id: str) -> Path:
     from aibench.datasets.embedded import ensure_embedded
@@ -456,14 +529,23 @@ def test_skipped_prelude_is_a_clear_error(tmp_path: Path) -> None:
 
 # -- the CUDA analysis path, on synthetic profiler events (no GPU needed) -----------------------------------------
 
+
 class _Range:
     def __init__(self, start: float, end: float) -> None:
         self.start, self.end = start, end
 
 
 class _Event:
-    def __init__(self, id: int, name: str, parent: _Event | None = None, self_us: float = 0.0,
-                 device: str = "cpu", dur_us: float = 0.0, link: int = 0) -> None:
+    def __init__(
+        self,
+        id: int,
+        name: str,
+        parent: _Event | None = None,
+        self_us: float = 0.0,
+        device: str = "cpu",
+        dur_us: float = 0.0,
+        link: int = 0,
+    ) -> None:
         from torch.autograd import DeviceType
 
         self.id, self.name, self.key, self.cpu_parent = id, name, name, parent
@@ -494,12 +576,23 @@ def test_kernel_analysis_on_synthetic_events() -> None:
     launch = _Event(3, "cudaLaunchKernel", conv, self_us=20)
     opt = _Event(4, "Optimizer.step#SGD.step", step, self_us=10)
     foreach = _Event(5, "aten::_foreach_add_", opt, self_us=20)
-    events = [step, conv, launch, opt, foreach,
-              _Event(10, "sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n", device="cuda", dur_us=600, link=3),
-              _Event(11, "sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n", device="cuda", dur_us=200, link=2),
-              _Event(12, "void at::native::multi_tensor_apply_kernel<BinaryOpListAlphaFunctor>", device="cuda",
-                     dur_us=150, link=5),
-              _Event(13, "Memcpy HtoD (Pageable -> Device)", device="cuda", dur_us=50, link=0)]
+    events = [
+        step,
+        conv,
+        launch,
+        opt,
+        foreach,
+        _Event(10, "sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n", device="cuda", dur_us=600, link=3),
+        _Event(11, "sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n", device="cuda", dur_us=200, link=2),
+        _Event(
+            12,
+            "void at::native::multi_tensor_apply_kernel<BinaryOpListAlphaFunctor>",
+            device="cuda",
+            dur_us=150,
+            link=5,
+        ),
+        _Event(13, "Memcpy HtoD (Pageable -> Device)", device="cuda", dur_us=50, link=0),
+    ]
     hot = _analyse(_Prof(events), torch.device("cuda"), top=5, steps=2)
     kernels = {k["name"]: k for k in hot["kernels"]}
     gemm = kernels["sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n"]
@@ -510,10 +603,12 @@ def test_kernel_analysis_on_synthetic_events() -> None:
     assert classes == pytest.approx({ops.CONVOLUTION: 0.8, ops.OPTIMIZER: 0.15, ops.DATA_MOVEMENT: 0.05})
     assert hot["device_total_s"] == pytest.approx(1000e-6)
     cpu = {r["class"]: r["self_s"] for r in hot["operator_classes"]}
-    assert cpu == pytest.approx({ops.OTHER: 100e-6, ops.CONVOLUTION: 50e-6, ops.RUNTIME: 20e-6,
-                                 ops.OPTIMIZER: 30e-6})
-    assert [r["name"] for r in hot["top_operators"]] == ["aten::cudnn_convolution", "cudaLaunchKernel",
-                                                         "aten::_foreach_add_"]
+    assert cpu == pytest.approx({ops.OTHER: 100e-6, ops.CONVOLUTION: 50e-6, ops.RUNTIME: 20e-6, ops.OPTIMIZER: 30e-6})
+    assert [r["name"] for r in hot["top_operators"]] == [
+        "aten::cudnn_convolution",
+        "cudaLaunchKernel",
+        "aten::_foreach_add_",
+    ]
     assert hot["top_operators"][2]["class"] == ops.OPTIMIZER
     assert hot["top_operators"][2]["class_by_name"] == ops.ELEMENTWISE
 
@@ -521,30 +616,73 @@ def test_kernel_analysis_on_synthetic_events() -> None:
 def test_print_profile_with_kernels() -> None:
     result = {
         "benchmark": {"id": "DC-AI-C1", "task": "image classification", "model": "ResNet-50"},
-        "profile": "small", "device": "cuda:0", "precision": "bf16", "threads": 8, "batch_size": 32,
+        "profile": "small",
+        "device": "cuda:0",
+        "precision": "bf16",
+        "threads": 8,
+        "batch_size": 32,
         "steps": {"warmup": 3, "timed": 10, "profiled": 5},
         "prelude": {"ran": False, "time_s": None, "steps": 0, "note": "this benchmark has no prelude"},
-        "breakdown": {"per_step_ms": {**dict.fromkeys(PHASES, 1.0), "total": 5.0},
-                      "share": dict.fromkeys(PHASES, 0.2), "samples_per_s": 6400.0},
+        "breakdown": {
+            "per_step_ms": {**dict.fromkeys(PHASES, 1.0), "total": 5.0},
+            "share": dict.fromkeys(PHASES, 0.2),
+            "samples_per_s": 6400.0,
+        },
         "epoch": {"train_s_estimated": 1.0, "eval_s": 0.5, "eval_share": 1 / 3, "steps_per_epoch": 200},
-        "top_operators": [{"name": "aten::cudnn_convolution", "class": ops.CONVOLUTION, "self_s": 0.1,
-                           "share": 0.5, "calls": 10, "self_ms_per_step": 20.0, "calls_per_step": 2.0,
-                           "class_shares": {ops.CONVOLUTION: 1.0}}],
+        "top_operators": [
+            {
+                "name": "aten::cudnn_convolution",
+                "class": ops.CONVOLUTION,
+                "self_s": 0.1,
+                "share": 0.5,
+                "calls": 10,
+                "self_ms_per_step": 20.0,
+                "calls_per_step": 2.0,
+                "class_shares": {ops.CONVOLUTION: 1.0},
+            }
+        ],
         "operator_classes": [{"class": ops.CONVOLUTION, "self_s": 0.1, "share": 1.0, "self_ms_per_step": 20.0}],
-        "kernels": [{"name": "sm90_xmma_fprop_implicit_gemm_" + "x" * 100, "class": ops.CONVOLUTION,
-                     "self_s": 0.01, "share": 1.0, "calls": 5, "self_ms_per_step": 2.0, "calls_per_step": 1.0}],
+        "kernels": [
+            {
+                "name": "sm90_xmma_fprop_implicit_gemm_" + "x" * 100,
+                "class": ops.CONVOLUTION,
+                "self_s": 0.01,
+                "share": 1.0,
+                "calls": 5,
+                "self_ms_per_step": 2.0,
+                "calls_per_step": 1.0,
+            }
+        ],
         "kernel_classes": [{"class": ops.CONVOLUTION, "self_s": 0.01, "share": 1.0, "self_ms_per_step": 2.0}],
-        "counters": {"events": {"cycles": {"value": 2e9, "unit": "", "status": "counted"},
-                                "instructions": {"value": 3e9, "unit": "", "status": "counted"}},
-                     "derived": {"ipc": 1.5}, "unavailable": {"cache_miss_rate": "cache-misses was <not counted>"}},
-        "gpu_counters": {"summary": {"achieved_occupancy": {"mean": 43.4, "launches": 2, "units": ["%"]}},
-                         "unavailable": {"dram_utilization": "not in this report"}},
-        "trace": "trace.json", "out_dir": "/tmp/x", "unavailable": {},
+        "counters": {
+            "events": {
+                "cycles": {"value": 2e9, "unit": "", "status": "counted"},
+                "instructions": {"value": 3e9, "unit": "", "status": "counted"},
+            },
+            "derived": {"ipc": 1.5},
+            "unavailable": {"cache_miss_rate": "cache-misses was <not counted>"},
+        },
+        "gpu_counters": {
+            "summary": {"achieved_occupancy": {"mean": 43.4, "launches": 2, "units": ["%"]}},
+            "unavailable": {"dram_utilization": "not in this report"},
+        },
+        "trace": "trace.json",
+        "out_dir": "/tmp/x",
+        "unavailable": {},
     }
     out = io.StringIO()
     print_profile(result, Console(file=out, width=200))
     text = out.getvalue()
-    for needle in ("Top device kernels", "Kernel classes", "sm90_xmma_fprop", "ipc = 1.5", "cycles 2,000,000,000",
-                   "cache_miss_rate: unavailable (cache-misses was <not counted>)", "ncu achieved_occupancy = 43.4 %",
-                   "ncu dram_utilization: unavailable", "/tmp/x/trace.json", "https://ui.perfetto.dev"):
+    for needle in (
+        "Top device kernels",
+        "Kernel classes",
+        "sm90_xmma_fprop",
+        "ipc = 1.5",
+        "cycles 2,000,000,000",
+        "cache_miss_rate: unavailable (cache-misses was <not counted>)",
+        "ncu achieved_occupancy = 43.4 %",
+        "ncu dram_utilization: unavailable",
+        "/tmp/x/trace.json",
+        "https://ui.perfetto.dev",
+    ):
         assert needle in text

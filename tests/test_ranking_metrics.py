@@ -66,8 +66,18 @@ def test_ranking_metrics_keys_and_means() -> None:
     scores, targets = _hand_case()
     ranks = rank_targets(scores, targets).numpy()
     out = ranking_metrics(ranks, np.array([3, 1, 1]))
-    assert list(out) == ["prec@3", "prec@5", "prec@10", "recall@3", "recall@5", "recall@10",
-                         "ndcg@3", "ndcg@5", "ndcg@10", "map"]
+    assert list(out) == [
+        "prec@3",
+        "prec@5",
+        "prec@10",
+        "recall@3",
+        "recall@5",
+        "recall@10",
+        "ndcg@3",
+        "ndcg@5",
+        "ndcg@10",
+        "map",
+    ]
     assert out["prec@3"] == pytest.approx((1 / 3 + 1 / 3 + 0) / 3)
     assert out["recall@5"] == pytest.approx((2 / 3 + 1 + 0) / 3)
     assert out["map"] == pytest.approx(((1 / 2 + 2 / 5 + 3 / 7) / 3 + 1 + 0) / 3)
@@ -111,7 +121,7 @@ def test_matches_loop_reference_on_random_cases() -> None:
         ranking = [p for p in order if p not in seen[u]]
         for k in (3, 5, 10):
             p, r, g = _loop_metrics(ranking, tests[u], k)
-            assert precision_at_k(ranks[u:u + 1], k)[0] == pytest.approx(p)
-            assert recall_at_k(ranks[u:u + 1], n[u:u + 1], k)[0] == pytest.approx(r)
-            assert ndcg_at_k(ranks[u:u + 1], n[u:u + 1], k)[0] == pytest.approx(g)
-        assert average_precision(ranks[u:u + 1], n[u:u + 1])[0] == pytest.approx(_loop_ap(ranking, tests[u]))
+            assert precision_at_k(ranks[u : u + 1], k)[0] == pytest.approx(p)
+            assert recall_at_k(ranks[u : u + 1], n[u : u + 1], k)[0] == pytest.approx(r)
+            assert ndcg_at_k(ranks[u : u + 1], n[u : u + 1], k)[0] == pytest.approx(g)
+        assert average_precision(ranks[u : u + 1], n[u : u + 1])[0] == pytest.approx(_loop_ap(ranking, tests[u]))

@@ -64,18 +64,22 @@ def test_an_installed_package_adds_a_benchmark_through_the_entry_point(tmp_path:
         "import fault_benchmarks\n"
         "@register('ACME-1', BenchmarkInfo('ACME-1', 'acme_regression', 'regression', 'linear', 'fake', 'score',"
         " '-', '-', '-'))\n"
-        "class Acme(fault_benchmarks.Slow):\n    pass\n")
+        "class Acme(fault_benchmarks.Slow):\n    pass\n"
+    )
     dist = tmp_path / "my_bench-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-bench\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[aibench.benchmarks]\nACME-1 = my_bench\n")
     env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{__import__('os').environ['PYTHONPATH']}"}
-    out = subprocess.run([sys.executable, "-m", "aibench.cli", "list", "acme*"], capture_output=True, text=True,
-                         env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "aibench.cli", "list", "acme*"], capture_output=True, text=True, env=env, check=True
+    ).stdout
     assert "ACME-1" in out and "yes" in out
     code = "from aibench import registry; print(registry.get_benchmark('acme_regression').__module__)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          check=True).stdout.strip() == "my_bench"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.strip()
+        == "my_bench"
+    )
 
 
 @pytest.mark.parametrize("bench_id", registry.runnable_ids())

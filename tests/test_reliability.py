@@ -35,10 +35,16 @@ def _strict_json(path: Path) -> object:
 
 # -- faults ----------------------------------------------------------------------------------------------------
 
+
 def _aibench(*args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "aibench.cli", *args], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "aibench.cli", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _session_processes(out: Path) -> list[int]:
@@ -57,12 +63,14 @@ def _session_processes(out: Path) -> list[int]:
 
 def test_sigterm_stops_the_run_like_ctrl_c(tmp_path: Path):
     out = tmp_path / "runs"
-    proc = _aibench("run", "TEST-slow", "--profile", "tiny", "--runs", "2", "--out", str(out), AIBENCH_FAKE_STEP_S="0.3")
+    proc = _aibench(
+        "run", "TEST-slow", "--profile", "tiny", "--runs", "2", "--out", str(out), AIBENCH_FAKE_STEP_S="0.3"
+    )
     log = out / "TEST-slow" / "run-2" / "mllog.txt"
     deadline = time.monotonic() + 120
     while not (log.exists() and '"epoch_start"' in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)   # what a batch scheduler sends
+    proc.send_signal(signal.SIGTERM)  # what a batch scheduler sends
     text, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, text
     assert _result(out, "TEST-slow", 1)["status"] == "success"
@@ -80,13 +88,13 @@ def test_killing_aibench_run_leaves_no_session_behind(tmp_path: Path):
     deadline = time.monotonic() + 120
     while not (log.exists() and '"epoch_start"' in log.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    proc.kill()   # SIGKILL: no handler runs in the parent; the worker learns of it from the kernel
+    proc.kill()  # SIGKILL: no handler runs in the parent; the worker learns of it from the kernel
     proc.wait()
     deadline = time.monotonic() + 30
     while _session_processes(out) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _session_processes(out) == []
-    assert _result(out, "TEST-slow")["status"] == "aborted"   # the orphan recorded how it ended
+    assert _result(out, "TEST-slow")["status"] == "aborted"  # the orphan recorded how it ended
 
 
 @pytest.fixture
@@ -110,7 +118,7 @@ def test_a_disk_filling_up_costs_the_sessions_it_hits_not_the_run(small_disk: Pa
     assert second["status"] == "error" and "could not save the weights" in second["error"]
     assert "MiB free on its filesystem" in second["error"]
     leftovers = [p for p in out.rglob("*") if p.name.endswith(".tmp")]
-    assert leftovers == []   # no half-written weights
+    assert leftovers == []  # no half-written weights
     capsys.readouterr()
     assert main(["summarize", str(out)]) == 0
     assert "TEST-big-weights" in capsys.readouterr().out
@@ -132,7 +140,7 @@ def test_a_results_folder_belongs_to_one_run(tmp_path: Path, capsys):
     assert main(["run", "TEST-slow", "--profile", "tiny", "--out", str(out)]) == 2
     assert "already holds the results of an earlier run" in capsys.readouterr().err
     assert (out / "TEST-slow" / "run-1" / "result.json").read_bytes() == before
-    busy = ResultsFolder(tmp_path / "busy")   # another run, still writing
+    busy = ResultsFolder(tmp_path / "busy")  # another run, still writing
     try:
         assert main(["run", "TEST-slow", "--profile", "tiny", "--out", str(tmp_path / "busy")]) == 2
         assert "another `aibench run` is writing" in capsys.readouterr().err
@@ -174,7 +182,7 @@ def test_two_processes_preparing_the_same_data_never_see_or_leave_an_incomplete_
     assert len(roots) == 1 and seen_incomplete == 0
     root = Path(roots.pop())
     assert (root / ".complete").exists() and len(list((root / "slow").iterdir())) == 20
-    assert [p.name for p in tmp_path.iterdir()] == [root.name]   # the loser's temporary copy is gone
+    assert [p.name for p in tmp_path.iterdir()] == [root.name]  # the loser's temporary copy is gone
 
 
 def test_check_refuses_a_log_with_a_huge_line_quickly(tmp_path: Path, capsys):
@@ -187,6 +195,7 @@ def test_check_refuses_a_log_with_a_huge_line_quickly(tmp_path: Path, capsys):
 
 
 # -- result files are untrusted -----------------------------------------------------------------------------------
+
 
 def test_results_are_json_without_nan_and_readable_by_others(tmp_path: Path):
     assert main(["run", "TEST-diverge", "--profile", "tiny", "--out", str(tmp_path)]) == 1
@@ -212,15 +221,20 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (lambda r: "{not json", "not valid JSON"),
-    (lambda r: json.dumps({**r, "metrics": {**r["metrics"], "run_time_s": -5.0}}), "metrics/run_time_s"),
-    (lambda r: json.dumps({**r, "metrics": {**r["metrics"], "epochs_completed": "three"}}),
-     "metrics/epochs_completed"),
-    (lambda r: json.dumps({**r, "status": "[blink red]success[/]"}), "at status"),
-    (lambda r: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    (lambda r: json.dumps({**r, "seed": 12345}).replace('"seed": 12345', '"seed": NaN'), "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda r: "{not json", "not valid JSON"),
+        (lambda r: json.dumps({**r, "metrics": {**r["metrics"], "run_time_s": -5.0}}), "metrics/run_time_s"),
+        (
+            lambda r: json.dumps({**r, "metrics": {**r["metrics"], "epochs_completed": "three"}}),
+            "metrics/epochs_completed",
+        ),
+        (lambda r: json.dumps({**r, "status": "[blink red]success[/]"}), "at status"),
+        (lambda r: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (lambda r: json.dumps({**r, "seed": 12345}).replace('"seed": 12345', '"seed": NaN'), "not valid JSON"),
+    ],
+)
 def test_a_bad_result_file_is_skipped_by_path_not_fatal(finished_run: Path, tmp_path: Path, damage, reason, capsys):
     out = tmp_path / "copy"
     subprocess.run(["cp", "-r", str(finished_run), str(out)], check=True)
@@ -234,13 +248,15 @@ def test_a_bad_result_file_is_skipped_by_path_not_fatal(finished_run: Path, tmp_
     assert main(["summarize", str(out)]) == 1
     captured = capsys.readouterr()
     assert f"skipped {bad}" in captured.err and "TEST-odd-text" in captured.out
-    assert main(["characterize", "C16", "--profile", "tiny", "--results", str(out), "--out",
-                 str(tmp_path / "c.json")]) == 0
+    assert (
+        main(["characterize", "C16", "--profile", "tiny", "--results", str(out), "--out", str(tmp_path / "c.json")])
+        == 0
+    )
     assert f"skipped {bad}" in capsys.readouterr().err
 
 
 def test_text_from_results_is_printed_as_text(finished_run: Path, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "400")   # no wrapping inside the table's cells
+    monkeypatch.setenv("COLUMNS", "400")  # no wrapping inside the table's cells
     assert main(["summarize", str(finished_run)]) == 0
     out = capsys.readouterr().out
     assert "[blink red]markup[/] and ANSI in its name" in out and "\x1b" not in out

@@ -44,8 +44,11 @@ def test_tiny_session_completes_and_matches_schema(tiny_run: Path, bench_id: str
     assert (tiny_run / bench_id / "run-1" / "weights.pt").stat().st_size > 0
     assert m["unavailable"]["cuda_max_allocated_mib"]  # CPU session: reported unavailable with a reason
     # Counted FLOPs x measured throughput against the measured matmul peak of this machine.
-    assert result["characterization"]["train_step_flops_per_sample"] > result["characterization"][
-        "forward_flops_per_sample"] * 0.9 > 0
+    assert (
+        result["characterization"]["train_step_flops_per_sample"]
+        > result["characterization"]["forward_flops_per_sample"] * 0.9
+        > 0
+    )
     eff = result["efficiency"]
     assert eff["peak"]["fp32"]["flops_per_s"] > 0 and 0 < eff["fraction_of_peak"] < 2
     # Energy is a measured number or unavailable with the reason, never both, never an estimate.
@@ -55,15 +58,37 @@ def test_tiny_session_completes_and_matches_schema(tiny_run: Path, bench_id: str
 @pytest.mark.parametrize("bench_id", RUNNABLE)
 def test_session_log_passes_mlcommons_compliance_checker(tiny_run: Path, bench_id: str, tmp_path: Path):
     log = tiny_run / bench_id / "run-1" / "mllog.txt"
-    entry = write_rulesets(tmp_path / "rules")   # what `aibench ruleset --out` writes, run by MLCommons' own tool
-    proc = subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--config",
-                           str(entry), "--log_output", str(tmp_path / "c.log"), str(log)],
-                          capture_output=True, text=True)
+    entry = write_rulesets(tmp_path / "rules")  # what `aibench ruleset --out` writes, run by MLCommons' own tool
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlperf_logging.compliance_checker",
+            "--config",
+            str(entry),
+            "--log_output",
+            str(tmp_path / "c.log"),
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [json.loads(row.split(":::MLLOG ", 1)[1]) for row in log.read_text().splitlines() if ":::MLLOG" in row]
     keys = [e["key"] for e in lines]
-    for key in ("init_start", "init_stop", "run_start", "epoch_start", "eval_accuracy", "run_stop", "seed",
-                "global_batch_size", "submission_benchmark", "opt_name", "aibench_quality_target"):
+    for key in (
+        "init_start",
+        "init_stop",
+        "run_start",
+        "epoch_start",
+        "eval_accuracy",
+        "run_stop",
+        "seed",
+        "global_batch_size",
+        "submission_benchmark",
+        "opt_name",
+        "aibench_quality_target",
+    ):
         assert key in keys
     assert next(e for e in lines if e["key"] == "submission_benchmark")["value"] == bench_id
     assert all("epoch_num" in e["metadata"] for e in lines if e["key"] == "eval_accuracy")
@@ -82,7 +107,9 @@ def test_aibench_check_runs_the_compliance_checker_on_a_results_folder(tiny_run:
 
 def test_aibench_check_fails_a_broken_log(tmp_path: Path, capsys):
     log = tmp_path / "mllog.txt"
-    log.write_text(':::MLLOG {"namespace": "", "time_ms": 1, "event_type": "INTERVAL_END", "key": "run_stop", '
-                   '"value": null, "metadata": {"file": "x", "lineno": 1, "status": "success"}}\n')
+    log.write_text(
+        ':::MLLOG {"namespace": "", "time_ms": 1, "event_type": "INTERVAL_END", "key": "run_stop", '
+        '"value": null, "metadata": {"file": "x", "lineno": 1, "status": "success"}}\n'
+    )
     assert main(["check", str(log)]) == 1
     assert "FAIL" in capsys.readouterr().out

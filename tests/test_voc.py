@@ -36,9 +36,11 @@ def _xml(filename: str, objects: str, width: int = 40, height: int = 30) -> str:
 def _obj(name: str, box: tuple[int, int, int, int], difficult: str | None) -> str:
     flag = "" if difficult is None else f"<difficult>{difficult}</difficult>"
     xmin, ymin, xmax, ymax = box
-    return (f"<object><name>{name}</name><pose>Left</pose><truncated>0</truncated>{flag}"
-            f"<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox>"
-            "</object>")
+    return (
+        f"<object><name>{name}</name><pose>Left</pose><truncated>0</truncated>{flag}"
+        f"<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox>"
+        "</object>"
+    )
 
 
 @pytest.fixture()
@@ -92,7 +94,10 @@ def test_training_drops_difficult_objects_and_empty_images(voc_root: Path):
     assert target["labels"].tolist() == [15]
     assert target["difficult"].tolist() == [False]
     assert (target["boxes"].dtype, target["labels"].dtype, target["difficult"].dtype) == (
-        torch.float32, torch.int64, torch.bool)
+        torch.float32,
+        torch.int64,
+        torch.bool,
+    )
 
 
 def test_evaluation_keeps_difficult_objects(voc_root: Path):
@@ -126,18 +131,25 @@ def test_corrupt_xml_names_the_file(voc_root: Path):
         VOCDetection(voc_root, "trainval", train=True)
 
 
-@pytest.mark.parametrize("objects, message", [
-    (_obj("unicorn", (1, 1, 5, 5), "0"), "unicorn"),
-    ("<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>x</xmax><ymax>5</ymax></bndbox></object>",
-     "xmax"),
-    ("<object><name>cat</name></object>", "bndbox"),
-    ("<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>inf</xmax><ymax>5</ymax></bndbox></object>",
-     "not a finite number"),
-    (_obj("cat", (-3, 1, 5, 5), "0"), "negative coordinate"),
-    (_obj("cat", (50, 40, 60, 45), "0"), "outside the 40x30 image"),
-    (_obj("cat", (9, 9, 4, 12), "0"), "empty box"),
-    (_obj("cat", (1, 1, 5, 5), "yes"), "difficult.*0 or 1"),
-])
+@pytest.mark.parametrize(
+    "objects, message",
+    [
+        (_obj("unicorn", (1, 1, 5, 5), "0"), "unicorn"),
+        (
+            "<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>x</xmax><ymax>5</ymax></bndbox></object>",
+            "xmax",
+        ),
+        ("<object><name>cat</name></object>", "bndbox"),
+        (
+            "<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>inf</xmax><ymax>5</ymax></bndbox></object>",
+            "not a finite number",
+        ),
+        (_obj("cat", (-3, 1, 5, 5), "0"), "negative coordinate"),
+        (_obj("cat", (50, 40, 60, 45), "0"), "outside the 40x30 image"),
+        (_obj("cat", (9, 9, 4, 12), "0"), "empty box"),
+        (_obj("cat", (1, 1, 5, 5), "yes"), "difficult.*0 or 1"),
+    ],
+)
 def test_malformed_annotation_names_the_file(voc_root: Path, objects: str, message: str):
     (voc2007_dir(voc_root) / "Annotations" / "000012.xml").write_text(_xml("000012.jpg", objects))
     with pytest.raises(DataLayoutError, match=f"000012.xml.*{message}"):
@@ -145,9 +157,11 @@ def test_malformed_annotation_names_the_file(voc_root: Path, objects: str, messa
 
 
 def test_a_box_that_only_overhangs_is_clipped_to_the_image(voc_root: Path):
-    (voc2007_dir(voc_root) / "Annotations" / "000012.xml").write_text(_xml("000012.jpg", _obj("cat", (0, 3, 45, 33), "0")))
+    (voc2007_dir(voc_root) / "Annotations" / "000012.xml").write_text(
+        _xml("000012.jpg", _obj("cat", (0, 3, 45, 33), "0"))
+    )
     record = next(r for r in read_voc(voc_root, "test") if r.image_id == "000012")
-    np.testing.assert_array_equal(record.boxes, [[0, 2, 40, 30]])   # continuous coordinates, within 40x30
+    np.testing.assert_array_equal(record.boxes, [[0, 2, 40, 30]])  # continuous coordinates, within 40x30
 
 
 def test_an_empty_image_set_names_the_list(voc_root: Path):

@@ -29,8 +29,8 @@ from aibench.registry import (
 )
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130   # 128 + SIGINT
-EXIT_TERMINATED = 143    # 128 + SIGTERM
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class UsageError(Exception):
@@ -38,8 +38,11 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aibench", description="AIBench Training: AI benchmarks as timed training "
-                                "sessions (time to quality, throughput, repeatability).")
+    p = argparse.ArgumentParser(
+        prog="aibench",
+        description="AIBench Training: AI benchmarks as timed training "
+        "sessions (time to quality, throughput, repeatability).",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("list", help="list the benchmarks and whether they run yet")
@@ -58,22 +61,39 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, help="override the profile's batch size")
     run.add_argument("--lr", type=float, help="override the profile's learning rate")
     run.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)} (bf16 = autocast)")
-    run.add_argument("--memory-format", default="contiguous",
-                     help=f"one of: {', '.join(MEMORY_FORMATS)} (channels_last: convolutional benchmarks)")
-    run.add_argument("--target", type=float, help="a different value for the profile's quality target "
-                     "(single-metric targets; recorded, and the log marks it as overridden)")
-    run.add_argument("--backbone-weights", type=Path, help="start from a trained backbone where a benchmark "
-                     "accepts one (DC-AI-C9: a DC-AI-C1 weights.pt); never the default, recorded in the result")
-    dp = run.add_argument_group("data parallel (torchrun)", "each session as several processes with "
-                                "DistributedDataParallel; the flags are torchrun's own (docs/distributed.md)")
+    run.add_argument(
+        "--memory-format",
+        default="contiguous",
+        help=f"one of: {', '.join(MEMORY_FORMATS)} (channels_last: convolutional benchmarks)",
+    )
+    run.add_argument(
+        "--target",
+        type=float,
+        help="a different value for the profile's quality target "
+        "(single-metric targets; recorded, and the log marks it as overridden)",
+    )
+    run.add_argument(
+        "--backbone-weights",
+        type=Path,
+        help="start from a trained backbone where a benchmark "
+        "accepts one (DC-AI-C9: a DC-AI-C1 weights.pt); never the default, recorded in the result",
+    )
+    dp = run.add_argument_group(
+        "data parallel (torchrun)",
+        "each session as several processes with "
+        "DistributedDataParallel; the flags are torchrun's own (docs/distributed.md)",
+    )
     dp.add_argument("--nproc-per-node", type=int, default=1, help="processes (ranks) per node; on GPUs one each")
     dp.add_argument("--nnodes", type=int, default=1, help="nodes; run the same command on every node")
     dp.add_argument("--node-rank", type=int, default=0, help="this node's rank, 0..nnodes-1 (node 0 writes results)")
     dp.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous, the same on every node (multi-node)")
     dp.add_argument("--master-addr", help="static rendezvous instead: node 0's address (with --master-port)")
     dp.add_argument("--master-port", type=int, help="static rendezvous port (default 29500)")
-    dp.add_argument("--sync-batchnorm", action="store_true", help="GPUs: BatchNorm statistics over all ranks "
-                    "(SyncBatchNorm) instead of per rank")
+    dp.add_argument(
+        "--sync-batchnorm",
+        action="store_true",
+        help="GPUs: BatchNorm statistics over all ranks (SyncBatchNorm) instead of per rank",
+    )
     run.add_argument("--epochs", type=int, help="quasi-entire session: train exactly N epochs, no early stop")
     run.add_argument("--max-epochs", type=int, help="override the epoch budget")
     run.add_argument("--eval-interval", type=int, help="evaluate every N epochs")
@@ -108,11 +128,18 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--steps", type=int, default=5, help="steps profiled under torch.profiler (default 5)")
     pr.add_argument("--timed-steps", type=int, default=10, help="steps timed for the breakdown (default 10)")
     pr.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps (default 3)")
-    pr.add_argument("--skip-prelude", action="store_true",
-                    help="skip on-the-clock preludes where a benchmark can (C16's teacher cannot be skipped)")
+    pr.add_argument(
+        "--skip-prelude",
+        action="store_true",
+        help="skip on-the-clock preludes where a benchmark can (C16's teacher cannot be skipped)",
+    )
     pr.add_argument("--no-eval", action="store_true", help="do not time one evaluation")
-    pr.add_argument("--ncu", action="store_true", help="CUDA only: also run the timed steps under Nsight Compute "
-                    "for the paper's micro-architectural metrics (slow: ncu replays every kernel)")
+    pr.add_argument(
+        "--ncu",
+        action="store_true",
+        help="CUDA only: also run the timed steps under Nsight Compute "
+        "for the paper's micro-architectural metrics (slow: ncu replays every kernel)",
+    )
     pr.add_argument("--ncu-target", action="store_true", help=argparse.SUPPRESS)  # the child that ncu profiles
     pr.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     pr.add_argument("--precision", default="fp32", help=f"one of: {', '.join(PRECISIONS)}")
@@ -124,24 +151,43 @@ def _parser() -> argparse.ArgumentParser:
 
     from aibench.harness.inference import DEFAULT_MIN_DURATION_S, SCENARIOS
 
-    inf = sub.add_parser("infer", help="inference through MLCommons LoadGen: latency percentiles, throughput, "
-                                       "accuracy, energy per inference")
+    inf = sub.add_parser(
+        "infer",
+        help="inference through MLCommons LoadGen: latency percentiles, throughput, accuracy, energy per inference",
+    )
     inf.add_argument("benchmark", help="id (DC-AI-C1 or C1) or name")
     inf.add_argument("--profile", default="small", help=f"one of: {', '.join(PROFILES)} (default small)")
     weights = inf.add_mutually_exclusive_group()
     weights.add_argument("--checkpoint", type=Path, help="weights.pt saved by `aibench run` (default: untrained)")
-    weights.add_argument("--results", type=Path,
-                         help="an `aibench run` results folder: use its newest successful session's weights")
-    inf.add_argument("--scenario", action="append", dest="scenarios", choices=SCENARIOS, metavar="SCENARIO",
-                     help=f"repeatable; one of {', '.join(SCENARIOS)} (default: all with weights, "
-                          "the three performance ones without)")
-    inf.add_argument("--duration", type=float, default=DEFAULT_MIN_DURATION_S,
-                     help=f"minimum seconds per performance scenario (default {DEFAULT_MIN_DURATION_S:g})")
-    inf.add_argument("--min-queries", type=int, help="minimum queries (default: the least LoadGen's early "
-                                                      "stopping accepts: 64 SingleStream, 459 Server)")
+    weights.add_argument(
+        "--results", type=Path, help="an `aibench run` results folder: use its newest successful session's weights"
+    )
+    inf.add_argument(
+        "--scenario",
+        action="append",
+        dest="scenarios",
+        choices=SCENARIOS,
+        metavar="SCENARIO",
+        help=f"repeatable; one of {', '.join(SCENARIOS)} (default: all with weights, "
+        "the three performance ones without)",
+    )
+    inf.add_argument(
+        "--duration",
+        type=float,
+        default=DEFAULT_MIN_DURATION_S,
+        help=f"minimum seconds per performance scenario (default {DEFAULT_MIN_DURATION_S:g})",
+    )
+    inf.add_argument(
+        "--min-queries",
+        type=int,
+        help="minimum queries (default: the least LoadGen's early stopping accepts: 64 SingleStream, 459 Server)",
+    )
     inf.add_argument("--target-qps", type=float, help="Server arrival rate (default: 30%% of Offline samples/s)")
-    inf.add_argument("--latency-bound-ms", type=float,
-                     help="Server p99 bound (default: max(4 x SingleStream p99, 2 x one full batch))")
+    inf.add_argument(
+        "--latency-bound-ms",
+        type=float,
+        help="Server p99 bound (default: max(4 x SingleStream p99, 2 x one full batch))",
+    )
     inf.add_argument("--max-batch", type=int, help="largest batch per infer() call (default: the profile's)")
     inf.add_argument("--seed", type=int, default=0)
     inf.add_argument("--data-root", type=Path, help="folder holding the real datasets (see README)")
@@ -152,8 +198,9 @@ def _parser() -> argparse.ArgumentParser:
     char = sub.add_parser("characterize", help="parameters, FLOPs per sample and epochs to quality per benchmark")
     char.add_argument("benchmarks", nargs="*", help="ids or names; default: --suite subset")
     char.add_argument("--suite", help=f"one of: {', '.join(SUITES)}")
-    char.add_argument("--profile", default="small",
-                      help="profile counted beside the full profile's shapes (default small)")
+    char.add_argument(
+        "--profile", default="small", help="profile counted beside the full profile's shapes (default small)"
+    )
     char.add_argument("--results", type=Path, help="results folder of training sessions, for epochs to quality")
     char.add_argument("--out", type=Path, help="JSON file to write (default results/characterize-<UTC time>.json)")
     return p
@@ -174,8 +221,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     for col in ("id", "task", "model", "dataset", "metric", "paper target", "convergent", "runnable"):
         table.add_column(col)
     for info in list_benchmarks(args.pattern, args.suite):
-        table.add_row(info.id, info.task, info.model, info.dataset, info.metric, info.paper_target,
-                      info.convergent_quality, "yes" if is_runnable(info.id) else "not yet")
+        table.add_row(
+            info.id,
+            info.task,
+            info.model,
+            info.dataset,
+            info.metric,
+            info.paper_target,
+            info.convergent_quality,
+            "yes" if is_runnable(info.id) else "not yet",
+        )
     make_console(width=200).print(table)
     return 0
 
@@ -190,37 +245,63 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     ids = _select(args.benchmarks, args.suite)
     threads_from_env()
-    overrides = Overrides(batch_size=args.batch_size, learning_rate=args.lr, precision=args.precision,
-                          memory_format=args.memory_format, epochs=args.epochs, max_epochs=args.max_epochs,
-                          eval_interval=args.eval_interval, time_limit_s=args.time_limit, target=args.target,
-                          sync_batchnorm=args.sync_batchnorm)
+    overrides = Overrides(
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        precision=args.precision,
+        memory_format=args.memory_format,
+        epochs=args.epochs,
+        max_epochs=args.max_epochs,
+        eval_interval=args.eval_interval,
+        time_limit_s=args.time_limit,
+        target=args.target,
+        sync_batchnorm=args.sync_batchnorm,
+    )
     try:
-        launch = Launch(nproc_per_node=args.nproc_per_node, nnodes=args.nnodes, node_rank=args.node_rank,
-                        rdzv_endpoint=args.rdzv_endpoint, master_addr=args.master_addr, master_port=args.master_port)
+        launch = Launch(
+            nproc_per_node=args.nproc_per_node,
+            nnodes=args.nnodes,
+            node_rank=args.node_rank,
+            rdzv_endpoint=args.rdzv_endpoint,
+            master_addr=args.master_addr,
+            master_port=args.master_port,
+        )
     except LaunchError as exc:
         raise UsageError(str(exc)) from None
     if launch.nnodes > 1 and args.seed is None:
-        raise UsageError("a multi-node run needs --seed S, the same on every node: the nodes must agree on each "
-                         "session's seed")
-    plan_args = dict(benchmarks=ids, profile=args.profile, runs=args.runs, out_dir=args.out or default_out_dir(),
-                     data_root=args.data_root, device=args.device, overrides=overrides,
-                     save_weights=not args.no_save_weights, backbone_weights=args.backbone_weights, launch=launch)
+        raise UsageError(
+            "a multi-node run needs --seed S, the same on every node: the nodes must agree on each session's seed"
+        )
+    plan_args = dict(
+        benchmarks=ids,
+        profile=args.profile,
+        runs=args.runs,
+        out_dir=args.out or default_out_dir(),
+        data_root=args.data_root,
+        device=args.device,
+        overrides=overrides,
+        save_weights=not args.no_save_weights,
+        backbone_weights=args.backbone_weights,
+        launch=launch,
+    )
     if args.seed is not None:
         plan_args["seed"] = args.seed
     plan = RunPlan(**plan_args)
     _check_device(args.device)
-    folder = ResultsFolder(plan.out_dir)   # this run's alone: refused if taken, or holding an earlier run
+    folder = ResultsFolder(plan.out_dir)  # this run's alone: refused if taken, or holding an earlier run
     if launch.node_rank > 0:
         return _serve(plan, folder)
 
     display = make_display()
-    display.message(f"AIBench: {', '.join(ids)} | profile {plan.profile} | {plan.runs} run(s) | seed {plan.seed} "
-                    f"| results in {plan.out_dir}")
+    display.message(
+        f"AIBench: {', '.join(ids)} | profile {plan.profile} | {plan.runs} run(s) | seed {plan.seed} "
+        f"| results in {plan.out_dir}"
+    )
     done: list[dict] = []
 
     def save_summary(result: dict) -> None:
         done.append(result)
-        try:   # from the folder's files, so it describes every session there
+        try:  # from the folder's files, so it describes every session there
             write_json_atomic(plan.out_dir / "summary.json", summarize(load_results(plan.out_dir).results))
         except OSError as exc:
             display.message(f"could not write {plan.out_dir / 'summary.json'}: {exc}")
@@ -263,8 +344,10 @@ def _serve(plan: Any, folder: Any) -> int:
     finally:
         display.close()
         folder.close()
-    print(f"node {plan.launch.node_rank}: {len(codes)} session(s) served, {sum(c != 0 for c in codes)} failed; "
-          f"the results are written on node 0 (its --out); this node's logs: {plan.out_dir}/<benchmark>/run-<i>/")
+    print(
+        f"node {plan.launch.node_rank}: {len(codes)} session(s) served, {sum(c != 0 for c in codes)} failed; "
+        f"the results are written on node 0 (its --out); this node's logs: {plan.out_dir}/<benchmark>/run-<i>/"
+    )
     return 0 if all(c == 0 for c in codes) else 1
 
 
@@ -301,9 +384,21 @@ def cmd_check(args: argparse.Namespace) -> int:
             problem = _unfit_log(log)
             if problem is None:
                 try:
-                    proc = subprocess.run([sys.executable, "-m", "mlperf_logging.compliance_checker", "--config",
-                                           str(entry), "--log_output", "/dev/null", str(log)],
-                                          capture_output=True, text=True, timeout=CHECK_TIMEOUT_S)
+                    proc = subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "mlperf_logging.compliance_checker",
+                            "--config",
+                            str(entry),
+                            "--log_output",
+                            "/dev/null",
+                            str(log),
+                        ],
+                        capture_output=True,
+                        text=True,
+                        timeout=CHECK_TIMEOUT_S,
+                    )
                     if proc.returncode != 0:
                         problem = (proc.stdout + proc.stderr).strip()
                 except subprocess.TimeoutExpired:
@@ -312,7 +407,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(safe_text(f"{'PASS' if problem is None else 'FAIL'} {log}"))
             if problem is not None:
                 print(safe_text(problem))
-    for path in args.logs:   # the result files beside the logs are checked against their schema too
+    for path in args.logs:  # the result files beside the logs are checked against their schema too
         if path.is_dir():
             skipped = load_results(path).skipped
             _report_skipped(skipped)
@@ -335,8 +430,10 @@ def _unfit_log(log: Path) -> str | None:
         with open(log, "rb") as f:
             for number, line in enumerate(iter(lambda: f.readline(MAX_LOG_LINE_BYTES + 1), b""), start=1):
                 if len(line) > MAX_LOG_LINE_BYTES and not line.endswith(b"\n"):
-                    return (f"line {number} is longer than {MAX_LOG_LINE_BYTES >> 10} KiB: not a session log line "
-                            "(MLCommons' checker would take minutes on it)")
+                    return (
+                        f"line {number} is longer than {MAX_LOG_LINE_BYTES >> 10} KiB: not a session log line "
+                        "(MLCommons' checker would take minutes on it)"
+                    )
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
     return None
@@ -360,8 +457,10 @@ def cmd_ruleset(args: argparse.Namespace) -> int:
     from aibench.harness.compliance import write_rulesets
 
     entry = write_rulesets(args.out)
-    print(f"wrote {entry} and one ruleset per benchmark; check a log with:\n"
-          f"python -m mlperf_logging.compliance_checker --config {entry.resolve()} LOG")
+    print(
+        f"wrote {entry} and one ruleset per benchmark; check a log with:\n"
+        f"python -m mlperf_logging.compliance_checker --config {entry.resolve()} LOG"
+    )
     return 0
 
 
@@ -468,9 +567,29 @@ def _gpu_counters(args: argparse.Namespace, bench_id: str, device: str, out_dir:
         return {"unavailable": "not requested: add --ncu (Nsight Compute replays each kernel; slow)"}
     if reason := ncu_availability():
         return {"unavailable": reason}
-    argv = [sys.executable, "-m", "aibench.cli", "profile", bench_id, "--profile", args.profile, "--device", device,
-            "--precision", args.precision, "--warmup", str(args.warmup), "--timed-steps", "1", "--steps", "1",
-            "--no-eval", "--ncu-target", "--out", str(out_dir / "ncu-target")]
+    argv = [
+        sys.executable,
+        "-m",
+        "aibench.cli",
+        "profile",
+        bench_id,
+        "--profile",
+        args.profile,
+        "--device",
+        device,
+        "--precision",
+        args.precision,
+        "--warmup",
+        str(args.warmup),
+        "--timed-steps",
+        "1",
+        "--steps",
+        "1",
+        "--no-eval",
+        "--ncu-target",
+        "--out",
+        str(out_dir / "ncu-target"),
+    ]
     if args.data_root:
         argv += ["--data-root", str(args.data_root)]
     proc = subprocess.run(ncu_command(argv, from_start=False, launch_count=200), capture_output=True, text=True)
@@ -500,11 +619,23 @@ def cmd_profile(args: argparse.Namespace) -> int:
     errors = 0
     for bench_id in ids:
         cls = get_benchmark(bench_id)
-        cfg = ProfileConfig(benchmark=bench_id, data_root=roots[bench_id], out_dir=out / bench_id,
-                            profile=args.profile, device=device, precision=args.precision, seed=args.seed,
-                            assets=_assets(cls, args.profile, roots[bench_id]), memory_format=args.memory_format,
-                            warmup_steps=args.warmup, timed_steps=args.timed_steps, profiled_steps=args.steps,
-                            run_prelude=not args.skip_prelude, evaluate=not args.no_eval, top=args.top)
+        cfg = ProfileConfig(
+            benchmark=bench_id,
+            data_root=roots[bench_id],
+            out_dir=out / bench_id,
+            profile=args.profile,
+            device=device,
+            precision=args.precision,
+            seed=args.seed,
+            assets=_assets(cls, args.profile, roots[bench_id]),
+            memory_format=args.memory_format,
+            warmup_steps=args.warmup,
+            timed_steps=args.timed_steps,
+            profiled_steps=args.steps,
+            run_prelude=not args.skip_prelude,
+            evaluate=not args.no_eval,
+            top=args.top,
+        )
         counters: Any
         if args.ncu_target:
             counters, unavailable = CudaProfilerRange, None
@@ -539,30 +670,44 @@ def cmd_infer(args: argparse.Namespace) -> int:
     _check_results_dir(args.results)
     checkpoint = args.checkpoint
     if checkpoint is not None and not checkpoint.is_file():
-        raise UsageError(f"--checkpoint {checkpoint}: no such file; `aibench run {bench_id}` saves "
-                         f"<results>/{bench_id}/run-<i>/weights.pt")
+        raise UsageError(
+            f"--checkpoint {checkpoint}: no such file; `aibench run {bench_id}` saves "
+            f"<results>/{bench_id}/run-<i>/weights.pt"
+        )
     if args.results is not None:
         checkpoint = find_checkpoint(args.results, bench_id, args.profile)
     data_root = _data_root(cls, args.profile, args.data_root)
     _set_threads()
     out_dir = (args.out or _timestamped("infer")) / bench_id
     cfg = InferenceConfig(
-        benchmark=bench_id, data_root=data_root, out_dir=out_dir, profile=args.profile, device=args.device,
-        precision=args.precision, seed=args.seed, checkpoint=checkpoint,
-        scenarios=tuple(args.scenarios) if args.scenarios else None, min_duration_s=args.duration,
-        min_query_count=args.min_queries, target_qps=args.target_qps, latency_bound_ms=args.latency_bound_ms,
-        max_batch=args.max_batch, assets=_assets(cls, args.profile, data_root))
-    print(f"AIBench infer: {bench_id} | profile {cfg.profile} | scenarios {', '.join(cfg.resolved_scenarios())} "
-          f"| weights {checkpoint or 'untrained'} | results in {out_dir}")
+        benchmark=bench_id,
+        data_root=data_root,
+        out_dir=out_dir,
+        profile=args.profile,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        checkpoint=checkpoint,
+        scenarios=tuple(args.scenarios) if args.scenarios else None,
+        min_duration_s=args.duration,
+        min_query_count=args.min_queries,
+        target_qps=args.target_qps,
+        latency_bound_ms=args.latency_bound_ms,
+        max_batch=args.max_batch,
+        assets=_assets(cls, args.profile, data_root),
+    )
+    print(
+        f"AIBench infer: {bench_id} | profile {cfg.profile} | scenarios {', '.join(cfg.resolved_scenarios())} "
+        f"| weights {checkpoint or 'untrained'} | results in {out_dir}"
+    )
     try:
         result = run_inference(cfg, emit=lambda line: print(line, flush=True))
-    except NotImplementedError as exc:   # a benchmark without infer()/score() yet
+    except NotImplementedError as exc:  # a benchmark without infer()/score() yet
         raise UsageError(f"{bench_id} cannot run inference yet: {exc}") from exc
     write_json_atomic(out_dir / "inference.json", result)
     print_inference(result)
     print(f"results: {out_dir}/ (inference.json, <scenario>/mlperf_log_{{summary,detail,accuracy}}.*)")
-    ok = result["status"] == "ok" and all(s.get("verdict") in ("VALID", "SCORED")
-                                          for s in result["scenarios"].values())
+    ok = result["status"] == "ok" and all(s.get("verdict") in ("VALID", "SCORED") for s in result["scenarios"].values())
     return 0 if ok else 1
 
 
@@ -583,9 +728,18 @@ def cmd_characterize(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "generate-data": cmd_generate, "check": cmd_check,
-            "ruleset": cmd_ruleset, "baselines": cmd_baselines, "summarize": cmd_summarize,
-            "characterize": cmd_characterize, "infer": cmd_infer, "profile": cmd_profile}
+COMMANDS = {
+    "list": cmd_list,
+    "run": cmd_run,
+    "generate-data": cmd_generate,
+    "check": cmd_check,
+    "ruleset": cmd_ruleset,
+    "baselines": cmd_baselines,
+    "summarize": cmd_summarize,
+    "characterize": cmd_characterize,
+    "infer": cmd_infer,
+    "profile": cmd_profile,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -594,14 +748,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.getsignal(signal.SIGTERM)
     if threading.current_thread() is threading.main_thread():
-        raise_on_sigterm()   # a batch scheduler's SIGTERM stops a run the way Ctrl-C does
+        raise_on_sigterm()  # a batch scheduler's SIGTERM stops a run the way Ctrl-C does
     try:
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, UnknownBenchmarkError, NotRunnableError, DataLayoutError) as exc:
         print(f"aibench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:   # a plain OS call on a path: one line naming it, not a traceback
-        path = exc.filename2 or exc.filename   # for a rename, the destination: the path the user named
+    except OSError as exc:  # a plain OS call on a path: one line naming it, not a traceback
+        path = exc.filename2 or exc.filename  # for a rename, the destination: the path the user named
         where = f"{path}: " if path else ""
         print(f"aibench: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE

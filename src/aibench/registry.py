@@ -64,11 +64,13 @@ def register(bench_id: str, info: BenchmarkInfo | None = None) -> Callable[[B], 
             raise ValueError(f"{bench_id} is a catalog benchmark: its description comes from the catalog")
         described = _BY_ID[bench_id]
     elif bench_id.upper().startswith("DC-AI-"):
-        raise UnknownBenchmarkError(f"cannot register {bench_id!r}: DC-AI-* ids are the catalog's "
-                                    f"(DC-AI-C1..DC-AI-C{len(CATALOG)})")
+        raise UnknownBenchmarkError(
+            f"cannot register {bench_id!r}: DC-AI-* ids are the catalog's (DC-AI-C1..DC-AI-C{len(CATALOG)})"
+        )
     elif info is None or info.id != bench_id:
-        raise ValueError(f"cannot register {bench_id!r}: an id outside the catalog needs "
-                         f"info=BenchmarkInfo(id={bench_id!r}, ...)")
+        raise ValueError(
+            f"cannot register {bench_id!r}: an id outside the catalog needs info=BenchmarkInfo(id={bench_id!r}, ...)"
+        )
     else:
         described = info
 
@@ -77,7 +79,8 @@ def register(bench_id: str, info: BenchmarkInfo | None = None) -> Callable[[B], 
         if existing is not None and _qualname(existing) != _qualname(cls):
             raise DuplicateBenchmarkError(
                 f"{bench_id} is already implemented by {_qualname(existing)}; {_qualname(cls)} cannot register "
-                "under the same id (give a plugin benchmark its own id)")
+                "under the same id (give a plugin benchmark its own id)"
+            )
         cls.info = described
         _IMPLEMENTATIONS[bench_id] = cls
         if bench_id not in _BY_ID:

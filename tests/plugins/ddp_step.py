@@ -26,12 +26,12 @@ def main(out: str) -> None:
     if world > 1:
         dist.init_process_group("gloo")
     torch.manual_seed(0)
-    model = Caser(USERS, ITEMS, D, L, dropout=0.0)   # no dropout, no BatchNorm: a deterministic step
+    model = Caser(USERS, ITEMS, D, L, dropout=0.0)  # no dropout, no BatchNorm: a deterministic step
     gen = torch.Generator().manual_seed(1)
     users = torch.randint(0, USERS, (BATCH,), generator=gen)
     seqs = torch.randint(0, ITEMS, (BATCH, L), generator=gen)
     items = torch.randint(0, ITEMS, (BATCH, T + NEG + K), generator=gen)
-    rows = slice(rank * BATCH // world, (rank + 1) * BATCH // world)   # this rank's share of the batch
+    rows = slice(rank * BATCH // world, (rank + 1) * BATCH // world)  # this rank's share of the batch
     net = data_parallel(model, torch.device("cpu"), sync_batchnorm=False) if world > 1 else model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     before = {k: v.clone() for k, v in model.state_dict().items()}

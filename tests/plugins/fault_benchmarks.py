@@ -23,8 +23,9 @@ from aibench.registry import register
 
 
 def info(bench_id: str, task: str) -> BenchmarkInfo:
-    return BenchmarkInfo(bench_id, bench_id.lower().replace("-", "_"), task, "linear layer", "fake", "score",
-                         "-", "-", "-")
+    return BenchmarkInfo(
+        bench_id, bench_id.lower().replace("-", "_"), task, "linear layer", "fake", "score", "-", "-", "-"
+    )
 
 
 def _write(root: Path, params: Any, seed: int) -> None:
@@ -35,12 +36,15 @@ def _write(root: Path, params: Any, seed: int) -> None:
 FAKE = DatasetSpec(name="fake", required=("fake/data.txt",), generate=_write, params=type(None))
 
 
-NEVER = AtLeast("score", 10.0)   # the fakes reach at most score 3 (their epoch)
+NEVER = AtLeast("score", 10.0)  # the fakes reach at most score 3 (their epoch)
 
 
 def _tiny(target: Any = NEVER, max_epochs: int = 3, **kw: Any) -> dict[str, ProfileSettings[Any]]:
-    return {"tiny": ProfileSettings(batch_size=2, learning_rate=0.1, max_epochs=max_epochs, target=target,
-                                    options=None, time_limit_s=60, **kw)}
+    return {
+        "tiny": ProfileSettings(
+            batch_size=2, learning_rate=0.1, max_epochs=max_epochs, target=target, options=None, time_limit_s=60, **kw
+        )
+    }
 
 
 class _Fake(Benchmark):
@@ -123,7 +127,7 @@ class BuildFails(_Fake):
 
 
 def _build_scorer(out_dir: Path, data_root: Path, settings: ProfileSettings[Any]) -> None:
-    counter = Path(os.environ["AIBENCH_FAKE_ASSET_COUNTER"])   # counts builds, to show the cache works
+    counter = Path(os.environ["AIBENCH_FAKE_ASSET_COUNTER"])  # counts builds, to show the cache works
     counter.write_text(str(int(counter.read_text() or "0") + 1) if counter.exists() else "1")
     (out_dir / "scorer.txt").write_text("0.25\n")
 
@@ -146,8 +150,9 @@ class TwoPlayers(_Fake):
 
     def train_step(self, batch: Any) -> StepOutput:
         bad = os.environ.get("AIBENCH_FAKE_CRITIC_NAN") == "1" and self.epoch == 2
-        return StepOutput(loss={"generator": torch.tensor(0.5), "critic": torch.tensor(float("nan") if bad else 0.1)},
-                          samples=2)
+        return StepOutput(
+            loss={"generator": torch.tensor(0.5), "critic": torch.tensor(float("nan") if bad else 0.1)}, samples=2
+        )
 
     def evaluate(self) -> dict[str, float]:
         offset = float((self.ctx.assets["scorer"] / "scorer.txt").read_text())

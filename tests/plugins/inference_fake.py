@@ -20,7 +20,7 @@ from aibench.datasets.embedded import DatasetSpec
 from aibench.registry import register
 
 SAMPLES, FEATURES, CLASSES = 12, 4, 3
-POISON_INDEX = SAMPLES - 1   # FailingInference.infer raises on it (the harness's warm-up uses the first samples)
+POISON_INDEX = SAMPLES - 1  # FailingInference.infer raises on it (the harness's warm-up uses the first samples)
 # Simulated compute per infer() call: a fixed cost plus a per-sample one, so that batching pays, as on hardware.
 CALL_S, PER_SAMPLE_S = 0.001, 0.0002
 
@@ -36,8 +36,16 @@ FAKE = DatasetSpec(name="inference-fake", required=(), generate=_write, params=t
 class LinearInference(Benchmark):
     dataset = FAKE
     quality_metric = "accuracy"
-    profiles = {"tiny": ProfileSettings(batch_size=4, learning_rate=0.5, max_epochs=3,
-                                        target=AtLeast("accuracy", 0.5), options=None, time_limit_s=60)}
+    profiles = {
+        "tiny": ProfileSettings(
+            batch_size=4,
+            learning_rate=0.5,
+            max_epochs=3,
+            target=AtLeast("accuracy", 0.5),
+            options=None,
+            time_limit_s=60,
+        )
+    }
 
     def build(self) -> None:
         model = torch.nn.Linear(FEATURES, CLASSES).to(self.device)
@@ -65,7 +73,7 @@ class LinearInference(Benchmark):
     def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
         time.sleep(CALL_S + PER_SAMPLE_S * len(indices))
         logits = self.model.eval()(self.x[list(indices)])
-        top2 = torch.topk(logits, 2, dim=1).indices.numpy()   # (n, 2) int64: a shape and dtype to round-trip
+        top2 = torch.topk(logits, 2, dim=1).indices.numpy()  # (n, 2) int64: a shape and dtype to round-trip
         return list(top2)
 
     def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:

@@ -23,19 +23,29 @@ def run_baselines(cls: type[Benchmark], profile: str, data_root: Path, seed: int
     """Build the benchmark, read its data and score every declared baseline with the benchmark's own metric."""
     settings = cls.profiles[profile]
     seed_everything(seed)
-    bench = cls(BenchmarkContext(profile=profile, settings=settings, data_root=data_root,
-                                 device=torch.device("cpu"), seed=seed))
+    bench = cls(
+        BenchmarkContext(profile=profile, settings=settings, data_root=data_root, device=torch.device("cpu"), seed=seed)
+    )
     bench.build()
     bench.load_data()
     rows = []
     for baseline in cls.baselines:
         t0 = time.perf_counter()
         metrics = bench.score(baseline.predict(bench))
-        rows.append({"benchmark": cls.info.id, "baseline": baseline.name, "description": baseline.description,
-                     "metrics": metrics, "quality_metric": cls.quality_metric,
-                     "quality": metrics.get(cls.quality_metric), "target": settings.target.describe(),
-                     "meets_target": settings.target.met(metrics),
-                     "shortfall": settings.target.shortfall(metrics), "seconds": time.perf_counter() - t0})
+        rows.append(
+            {
+                "benchmark": cls.info.id,
+                "baseline": baseline.name,
+                "description": baseline.description,
+                "metrics": metrics,
+                "quality_metric": cls.quality_metric,
+                "quality": metrics.get(cls.quality_metric),
+                "target": settings.target.describe(),
+                "meets_target": settings.target.met(metrics),
+                "shortfall": settings.target.shortfall(metrics),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
     return rows
 
 
@@ -45,6 +55,12 @@ def print_baselines(rows: list[dict[str, Any]], console: Console) -> None:
         table.add_column(col, justify="right" if col in ("quality", "short of target by", "time (s)") else "left")
     for r in rows:
         quality = "-" if r["quality"] is None else f"{r['quality_metric']} {r['quality']:.4f}"
-        table.add_row(r["benchmark"], r["baseline"], quality, r["target"],
-                      "meets it" if r["meets_target"] else f"{r['shortfall'] * 100:.0f}%", f"{r['seconds']:.1f}")
+        table.add_row(
+            r["benchmark"],
+            r["baseline"],
+            quality,
+            r["target"],
+            "meets it" if r["meets_target"] else f"{r['shortfall'] * 100:.0f}%",
+            f"{r['seconds']:.1f}",
+        )
     console.print(table)

@@ -36,8 +36,13 @@ def _convergent_epoch(result: dict[str, Any]) -> int | None:
 
 
 def _stats(values: list[int]) -> dict[str, Any]:
-    return {"values": values, "mean": sum(values) / len(values), "olympic_mean": olympic_mean(values),
-            "cv": coefficient_of_variation(values), "sessions": len(values)}
+    return {
+        "values": values,
+        "mean": sum(values) / len(values),
+        "olympic_mean": olympic_mean(values),
+        "cv": coefficient_of_variation(values),
+        "sessions": len(values),
+    }
 
 
 def epochs_to_quality(results: list[dict[str, Any]], benchmark_id: str) -> dict[str, Any]:
@@ -46,19 +51,25 @@ def epochs_to_quality(results: list[dict[str, Any]], benchmark_id: str) -> dict[
     to_target = [r["metrics"]["epochs_to_quality"] for r in mine if reached_target(r)]
     converged = [e for e in (_convergent_epoch(r) for r in mine) if e is not None]
     if not to_target and not converged:
-        return {"unavailable": f"no session of {benchmark_id} reached its target or convergent quality "
-                               f"({len(mine)} in the results)"}
-    out: dict[str, Any] = {"profiles": sorted({r["profile"] for r in mine}),
-                           "targets": sorted({str(r["hyperparameters"]["target"]) for r in mine}),
-                           "convergent": sorted({str(r["hyperparameters"].get("convergent")) for r in mine})}
+        return {
+            "unavailable": f"no session of {benchmark_id} reached its target or convergent quality "
+            f"({len(mine)} in the results)"
+        }
+    out: dict[str, Any] = {
+        "profiles": sorted({r["profile"] for r in mine}),
+        "targets": sorted({str(r["hyperparameters"]["target"]) for r in mine}),
+        "convergent": sorted({str(r["hyperparameters"].get("convergent")) for r in mine}),
+    }
     out["target"] = _stats(to_target) if to_target else {"unavailable": "no session reached the target"}
-    out["convergent_quality"] = (_stats(converged) if converged
-                                 else {"unavailable": "no session reached the convergent quality"})
+    out["convergent_quality"] = (
+        _stats(converged) if converged else {"unavailable": "no session reached the convergent quality"}
+    )
     return out
 
 
-def characterize(ids: tuple[str, ...], profile: str, results_dir: Path | None = None,
-                 progress: Any = None) -> dict[str, Any]:
+def characterize(
+    ids: tuple[str, ...], profile: str, results_dir: Path | None = None, progress: Any = None
+) -> dict[str, Any]:
     loaded = load_results(results_dir) if results_dir else None
     results = loaded.results if loaded else []
     rows = []
@@ -66,20 +77,35 @@ def characterize(ids: tuple[str, ...], profile: str, results_dir: Path | None = 
         cls = get_benchmark(bench_id)
         if progress:
             progress(f"counting {bench_id} ({cls.info.model})")
-        row: dict[str, Any] = {"id": bench_id, "task": cls.info.task, "model": cls.info.model,
-                               "full": characterize_model(cls, cls.profiles["full"])}
+        row: dict[str, Any] = {
+            "id": bench_id,
+            "task": cls.info.task,
+            "model": cls.info.model,
+            "full": characterize_model(cls, cls.profiles["full"]),
+        }
         if profile != "full":
             row[profile] = characterize_model(cls, cls.profiles[profile])
-        row["epochs_to_quality"] = (epochs_to_quality(results, bench_id) if results_dir
-                                    else {"unavailable": "no results folder given (--results DIR)"})
+        row["epochs_to_quality"] = (
+            epochs_to_quality(results, bench_id)
+            if results_dir
+            else {"unavailable": "no results folder given (--results DIR)"}
+        )
         row["paper"] = PAPER_CHARACTERISTICS.get(bench_id, "not in the text (Fig. 2 only)")
         rows.append(row)
-    return {"schema_version": RESULT_SCHEMA_VERSION, "kind": "characterization", "profile": profile,
-            "skipped_results": [{"path": str(p), "reason": why} for p, why in (loaded.skipped if loaded else [])],
-            "counter": FLOP_COUNTER, "units": {"flops": "floating-point operations (1 multiply-add = 2 FLOPs)",
-                                               "macs": "multiply-accumulates = FLOPs / 2"},
-            "results": str(results_dir) if results_dir else None, "paper_ranges": PAPER_RANGES,
-            "benchmarks": rows}
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "kind": "characterization",
+        "profile": profile,
+        "skipped_results": [{"path": str(p), "reason": why} for p, why in (loaded.skipped if loaded else [])],
+        "counter": FLOP_COUNTER,
+        "units": {
+            "flops": "floating-point operations (1 multiply-add = 2 FLOPs)",
+            "macs": "multiply-accumulates = FLOPs / 2",
+        },
+        "results": str(results_dir) if results_dir else None,
+        "paper_ranges": PAPER_RANGES,
+        "benchmarks": rows,
+    }
 
 
 def _epochs_text(stats: dict[str, Any], bars: list[str]) -> str:
@@ -100,15 +126,30 @@ def si(x: float) -> str:
 def print_characterization(result: dict[str, Any], console: Console) -> None:
     profile = result["profile"]
     table = Table(title="Model characteristics per sample (FLOPs counted by FlopCounterMode; MACs = FLOPs/2)")
-    for col in ("benchmark", "profile", "sample", "parameters", "forward FLOPs", "forward MACs",
-                "train step FLOPs (fwd+bwd)", "counted on"):
+    for col in (
+        "benchmark",
+        "profile",
+        "sample",
+        "parameters",
+        "forward FLOPs",
+        "forward MACs",
+        "train step FLOPs (fwd+bwd)",
+        "counted on",
+    ):
         table.add_column(col, justify="right" if col.startswith(("param", "forward", "train")) else "left")
     for row in result["benchmarks"]:
         for prof in ("full", profile) if profile != "full" else ("full",):
             c = row[prof]
-            table.add_row(row["id"] if prof == "full" else "", prof, c["sample"], si(c["parameters"]),
-                          si(c["forward_flops_per_sample"]), si(c["forward_macs_per_sample"]),
-                          si(c["train_step_flops_per_sample"]), c["counted_on"])
+            table.add_row(
+                row["id"] if prof == "full" else "",
+                prof,
+                c["sample"],
+                si(c["parameters"]),
+                si(c["forward_flops_per_sample"]),
+                si(c["forward_macs_per_sample"]),
+                si(c["train_step_flops_per_sample"]),
+                c["counted_on"],
+            )
     console.print(table)
     conv = Table(title="Epochs to converge (convergent quality, as the paper counts them) and to the target")
     for col in ("benchmark", "epochs to convergent quality", "epochs to target", "paper (section 5.2.1)"):
@@ -118,9 +159,15 @@ def print_characterization(result: dict[str, Any], console: Console) -> None:
         if "unavailable" in e:
             conv.add_row(row["id"], safe_text(e["unavailable"]), "", row["paper"])
         else:
-            conv.add_row(row["id"], safe_text(_epochs_text(e["convergent_quality"], e["convergent"])),
-                         safe_text(_epochs_text(e["target"], e["targets"])), row["paper"])
+            conv.add_row(
+                row["id"],
+                safe_text(_epochs_text(e["convergent_quality"], e["convergent"])),
+                safe_text(_epochs_text(e["target"], e["targets"])),
+                row["paper"],
+            )
     console.print(conv)
     ranges = result["paper_ranges"]
-    console.print(f"Paper's suite ranges: forward {ranges['forward']}; parameters {ranges['parameters']}; "
-                  f"epochs {ranges['epochs']}.")
+    console.print(
+        f"Paper's suite ranges: forward {ranges['forward']}; parameters {ranges['parameters']}; "
+        f"epochs {ranges['epochs']}."
+    )

@@ -63,13 +63,16 @@ def mlperf_time_to_train(times: Sequence[float | None]) -> tuple[float | None, s
             return None, f"invalid: a session did not reach the target and {n} sessions are too few to drop it"
         return sum(t for t in times if t is not None) / n, "mean (fewer than 3 sessions: nothing dropped)"
     reached = sorted(t for t in times if t is not None)
-    kept = reached[1:] if failures else reached[1:-1]   # the failure is the slowest, dropped
-    return sum(kept) / len(kept), (f"olympic mean of {n}: fastest and slowest dropped"
-                                   + (" (the slowest: the session that did not reach the target)" if failures else ""))
+    kept = reached[1:] if failures else reached[1:-1]  # the failure is the slowest, dropped
+    return sum(kept) / len(kept), (
+        f"olympic mean of {n}: fastest and slowest dropped"
+        + (" (the slowest: the session that did not reach the target)" if failures else "")
+    )
 
 
-def bootstrap_interval(times: Sequence[float | None], confidence: float = 0.95,
-                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict[str, Any] | None:
+def bootstrap_interval(
+    times: Sequence[float | None], confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> dict[str, Any] | None:
     """Percentile bootstrap interval of `mlperf_time_to_train` over resampled sessions (seeded, repeatable).
 
     Hand-written rather than scipy.stats.bootstrap because a resample can hold two failures, which makes the
@@ -86,9 +89,14 @@ def bootstrap_interval(times: Sequence[float | None], confidence: float = 0.95,
     scores = np.where(invalid, math.inf, np.where(np.isinf(middle), 0.0, middle).sum(1) / middle.shape[1])
     # No interpolation between resamples: an infinite (invalid) score must not turn into NaN.
     lo, hi = np.quantile(scores, [(1 - confidence) / 2, (1 + confidence) / 2], method="inverted_cdf")
-    return {"confidence": confidence, "low_s": float(lo) if math.isfinite(lo) else None,
-            "high_s": float(hi) if math.isfinite(hi) else None, "resamples": resamples,
-            "invalid_resamples": float(invalid.mean()), "method": "percentile bootstrap over sessions (seed 0)"}
+    return {
+        "confidence": confidence,
+        "low_s": float(lo) if math.isfinite(lo) else None,
+        "high_s": float(hi) if math.isfinite(hi) else None,
+        "resamples": resamples,
+        "invalid_resamples": float(invalid.mean()),
+        "method": "percentile bootstrap over sessions (seed 0)",
+    }
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float | None:
@@ -109,41 +117,46 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         times = [r["metrics"]["time_to_quality_s"] if reached_target(r) else None for r in runs]
         score, rule = mlperf_time_to_train(times)
         epochs = [r["metrics"]["epochs_to_quality"] for r in ok]
-        converged = [r["metrics"]["epochs_to_convergent"] for r in runs
-                     if r["metrics"].get("epochs_to_convergent") is not None]
+        converged = [
+            r["metrics"]["epochs_to_convergent"] for r in runs if r["metrics"].get("epochs_to_convergent") is not None
+        ]
         tput = [r["metrics"]["throughput_samples_per_s"] for r in runs if r["metrics"].get("throughput_samples_per_s")]
-        energy = [r["metrics"]["energy_to_quality_j"] for r in ok if r["metrics"].get("energy_to_quality_j") is not None]
+        energy = [
+            r["metrics"]["energy_to_quality_j"] for r in ok if r["metrics"].get("energy_to_quality_j") is not None
+        ]
         eff = [r["efficiency"] for r in runs if r.get("efficiency", {}).get("train_flops_per_s")]
         fractions = [e["fraction_of_peak"] for e in eff if e.get("fraction_of_peak") is not None]
         energy_reasons = {r["metrics"]["unavailable"].get("energy_to_quality_j") for r in runs} - {None}
-        rows.append({
-            "benchmark": bench_id,
-            "task": runs[0]["benchmark"]["task"],
-            "quality_metric": runs[0]["benchmark"]["quality_metric"],
-            "target": runs[0]["hyperparameters"]["target"],
-            "convergent": runs[0]["hyperparameters"].get("convergent"),
-            "runs": len(runs),
-            "reached_target": len(ok),
-            "statuses": [r["status"] for r in runs],
-            "seeds": [r["seed"] for r in runs],
-            "time_to_quality_s": score,
-            "time_to_quality_rule": rule,
-            "time_to_quality_ci": bootstrap_interval(times),
-            "epochs_to_quality_mean": statistics.fmean(epochs) if epochs else None,
-            "epochs_to_quality_cv": coefficient_of_variation(epochs),
-            "epochs_to_convergent_mean": statistics.fmean(converged) if converged else None,
-            "epochs_to_convergent_cv": coefficient_of_variation(converged),
-            "cv_convention": "sample standard deviation (n - 1) / mean",
-            "throughput_samples_per_s": statistics.fmean(tput) if tput else None,
-            "world_size": max(_world(r) for r in runs),
-            "throughput_per_rank": (statistics.fmean(tput) / max(_world(r) for r in runs)) if tput else None,
-            "train_flops_per_s": statistics.fmean(e["train_flops_per_s"] for e in eff) if eff else None,
-            "fraction_of_peak": statistics.fmean(fractions) if fractions else None,
-            "energy_to_quality_j": olympic_mean(energy),
-            "energy_unavailable": sorted(energy_reasons) if not energy else [],
-            "final_quality": [r["metrics"].get("final_quality") for r in runs],
-            "run_time_s": [r["metrics"].get("run_time_s") for r in runs],
-        })
+        rows.append(
+            {
+                "benchmark": bench_id,
+                "task": runs[0]["benchmark"]["task"],
+                "quality_metric": runs[0]["benchmark"]["quality_metric"],
+                "target": runs[0]["hyperparameters"]["target"],
+                "convergent": runs[0]["hyperparameters"].get("convergent"),
+                "runs": len(runs),
+                "reached_target": len(ok),
+                "statuses": [r["status"] for r in runs],
+                "seeds": [r["seed"] for r in runs],
+                "time_to_quality_s": score,
+                "time_to_quality_rule": rule,
+                "time_to_quality_ci": bootstrap_interval(times),
+                "epochs_to_quality_mean": statistics.fmean(epochs) if epochs else None,
+                "epochs_to_quality_cv": coefficient_of_variation(epochs),
+                "epochs_to_convergent_mean": statistics.fmean(converged) if converged else None,
+                "epochs_to_convergent_cv": coefficient_of_variation(converged),
+                "cv_convention": "sample standard deviation (n - 1) / mean",
+                "throughput_samples_per_s": statistics.fmean(tput) if tput else None,
+                "world_size": max(_world(r) for r in runs),
+                "throughput_per_rank": (statistics.fmean(tput) / max(_world(r) for r in runs)) if tput else None,
+                "train_flops_per_s": statistics.fmean(e["train_flops_per_s"] for e in eff) if eff else None,
+                "fraction_of_peak": statistics.fmean(fractions) if fractions else None,
+                "energy_to_quality_j": olympic_mean(energy),
+                "energy_unavailable": sorted(energy_reasons) if not energy else [],
+                "final_quality": [r["metrics"].get("final_quality") for r in runs],
+                "run_time_s": [r["metrics"].get("run_time_s") for r in runs],
+            }
+        )
     return {"schema_version": SUMMARY_SCHEMA_VERSION, "benchmarks": rows}
 
 
@@ -159,22 +172,43 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     # Off a terminal (logs, CI) rich would wrap the table to 80 columns; a wide table stays readable.
     console = console or make_console()
     table = Table(title="AIBench results", show_lines=False)
-    for col in ("benchmark", "task", "target", "reached", "time to quality (s)", "epochs to quality",
-                "epochs CV", "ranks", "samples/s (per rank)", "train GFLOP/s (% peak)", "energy to quality (J)",
-                "final quality", "status"):
+    for col in (
+        "benchmark",
+        "task",
+        "target",
+        "reached",
+        "time to quality (s)",
+        "epochs to quality",
+        "epochs CV",
+        "ranks",
+        "samples/s (per rank)",
+        "train GFLOP/s (% peak)",
+        "energy to quality (J)",
+        "final quality",
+        "status",
+    ):
         table.add_column(col, justify="left" if col in ("benchmark", "task", "target", "status") else "right")
     for row in summary["benchmarks"]:
         finals = ", ".join(_num(q, ".4f") for q in row["final_quality"])
         statuses = ", ".join(sorted(set(row["statuses"])))
         table.add_row(
-            safe_text(row["benchmark"]), safe_text(row["task"]), safe_text(row["target"]),
-            f"{row['reached_target']}/{row['runs']}", _ttq(row),
+            safe_text(row["benchmark"]),
+            safe_text(row["task"]),
+            safe_text(row["target"]),
+            f"{row['reached_target']}/{row['runs']}",
+            _ttq(row),
             _num(row["epochs_to_quality_mean"], ".2f"),
-            _num(row["epochs_to_quality_cv"] * 100 if row["epochs_to_quality_cv"] is not None else None, ".1f") + (
-                "%" if row["epochs_to_quality_cv"] is not None else ""),
-            str(row.get("world_size", 1)), _rate(row), _flops(row), _num(row.get("energy_to_quality_j"), ".0f")
-            if row.get("energy_to_quality_j") is not None else ("n/a" if row.get("energy_unavailable") else "-"),
-            finals, safe_text(statuses))
+            _num(row["epochs_to_quality_cv"] * 100 if row["epochs_to_quality_cv"] is not None else None, ".1f")
+            + ("%" if row["epochs_to_quality_cv"] is not None else ""),
+            str(row.get("world_size", 1)),
+            _rate(row),
+            _flops(row),
+            _num(row.get("energy_to_quality_j"), ".0f")
+            if row.get("energy_to_quality_j") is not None
+            else ("n/a" if row.get("energy_unavailable") else "-"),
+            finals,
+            safe_text(statuses),
+        )
     console.print(table)
     for row in summary["benchmarks"]:
         console.print(safe_text(f"{row['benchmark']} time to quality: {row['time_to_quality_rule']}"))
@@ -211,14 +245,33 @@ def print_sessions(results: Sequence[dict[str, Any]], console: Console | None = 
     """One row per session: what each seed measured."""
     console = console or make_console()
     table = Table(title="Sessions")
-    for col in ("benchmark", "run", "seed", "status", "epochs to quality", "time to quality (s)", "samples/s",
-                "s/epoch", "prelude (s)", "run time (s)", "final quality"):
+    for col in (
+        "benchmark",
+        "run",
+        "seed",
+        "status",
+        "epochs to quality",
+        "time to quality (s)",
+        "samples/s",
+        "s/epoch",
+        "prelude (s)",
+        "run time (s)",
+        "final quality",
+    ):
         table.add_column(col, justify="left" if col in ("benchmark", "status") else "right")
     for r in results:
         m = r["metrics"]
-        table.add_row(safe_text(r["benchmark"]["id"]), str(r["run_index"]), str(r["seed"]), safe_text(r["status"]),
-                      _num(m.get("epochs_to_quality"), "d"), _num(m.get("time_to_quality_s"), ".1f"),
-                      _num(m.get("throughput_samples_per_s"), ".1f"), _num(m.get("time_per_epoch_s"), ".1f"),
-                      _num(m.get("prelude_time_s"), ".1f"), _num(m.get("run_time_s"), ".1f"),
-                      _num(m.get("final_quality"), ".4f"))
+        table.add_row(
+            safe_text(r["benchmark"]["id"]),
+            str(r["run_index"]),
+            str(r["seed"]),
+            safe_text(r["status"]),
+            _num(m.get("epochs_to_quality"), "d"),
+            _num(m.get("time_to_quality_s"), ".1f"),
+            _num(m.get("throughput_samples_per_s"), ".1f"),
+            _num(m.get("time_per_epoch_s"), ".1f"),
+            _num(m.get("prelude_time_s"), ".1f"),
+            _num(m.get("run_time_s"), ".1f"),
+            _num(m.get("final_quality"), ".4f"),
+        )
     console.print(table)

@@ -44,8 +44,9 @@ def grey_pixels(img: Image.Image, size: int = 16) -> np.ndarray:
     return pixels / max(float(np.linalg.norm(pixels)), 1e-6)
 
 
-def knn_top5(train: Samples, test: Samples, feature: Callable[[Image.Image], np.ndarray],
-             k: int = 5) -> dict[int, np.ndarray]:
+def knn_top5(
+    train: Samples, test: Samples, feature: Callable[[Image.Image], np.ndarray], k: int = 5
+) -> dict[int, np.ndarray]:
     """Top-5 classes of each test image by distance-weighted k-NN over `feature` vectors of the training images."""
     x_train, y_train = _features(train, feature), np.array([c for _, c in train])
     knn = KNeighborsClassifier(n_neighbors=min(k, len(train)), weights="distance").fit(x_train, y_train)

@@ -46,8 +46,9 @@ def class_colours(train: Sequence[_Record], threshold: float) -> dict[int, np.nd
     return {label: np.mean(colours, axis=0) for label, colours in sums.items()}
 
 
-def colour_segmentation(train: Sequence[_Record], test: Sequence[_Record], threshold: float = 0.35,
-                        min_area: float = 0.004) -> dict[int, np.ndarray]:
+def colour_segmentation(
+    train: Sequence[_Record], test: Sequence[_Record], threshold: float = 0.35, min_area: float = 0.004
+) -> dict[int, np.ndarray]:
     """Per test image an (N, 6) array x1, y1, x2, y2, score, label (the detection benchmark's `infer` format)."""
     colours = class_colours(train, threshold)
     labels = np.array(sorted(colours))
@@ -76,8 +77,10 @@ def colour_segmentation(train: Sequence[_Record], test: Sequence[_Record], thres
 # Region segmentation + shape: a classical detector that looks for outlines, not colours
 # ----------------------------------------------------------------------------------------------------------
 
-def _regions(rgb: np.ndarray, scales: Sequence[float], min_area: float) -> list[tuple[tuple[int, int, int, int],
-                                                                                     np.ndarray]]:
+
+def _regions(
+    rgb: np.ndarray, scales: Sequence[float], min_area: float
+) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
     """Candidate objects: the regions of a graph-based (Felzenszwalb) segmentation at several scales, each as
     (x0, y0, x1, y1) continuous box and its boolean mask inside that box. Regions touching most of the image
     are dropped (they are background)."""
@@ -97,13 +100,16 @@ def _regions(rgb: np.ndarray, scales: Sequence[float], min_area: float) -> list[
     return out
 
 
-def _shape_feature(box: tuple[int, int, int, int], mask: np.ndarray, size: tuple[int, int], grid: int = 8
-                   ) -> np.ndarray:
+def _shape_feature(
+    box: tuple[int, int, int, int], mask: np.ndarray, size: tuple[int, int], grid: int = 8
+) -> np.ndarray:
     """The region's silhouette shrunk to grid x grid (what fraction of each cell it fills), with its box's
     position, size and aspect ratio: a description of the outline that ignores colour and texture."""
     h, w = size
-    silhouette = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((grid, grid), Image.Resampling.BOX),
-                            np.float32) / 255.0
+    silhouette = (
+        np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((grid, grid), Image.Resampling.BOX), np.float32)
+        / 255.0
+    )
     x0, y0, x1, y1 = box
     geometry = np.array([(x1 - x0) / w, (y1 - y0) / h, np.log((x1 - x0) / (y1 - y0)), mask.mean()], np.float32)
     return np.concatenate([silhouette.reshape(-1), geometry])
@@ -119,8 +125,14 @@ def _box_iou(box: Sequence[float], boxes: np.ndarray) -> np.ndarray:
     return inter / (area + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter)
 
 
-def region_shapes(train: Sequence[_Record], test: Sequence[_Record], scales: Sequence[float] = (100, 300, 1000),
-                  min_area: float = 0.004, k: int = 7, seed: int = 0) -> dict[int, np.ndarray]:
+def region_shapes(
+    train: Sequence[_Record],
+    test: Sequence[_Record],
+    scales: Sequence[float] = (100, 300, 1000),
+    min_area: float = 0.004,
+    k: int = 7,
+    seed: int = 0,
+) -> dict[int, np.ndarray]:
     """Segment every image into regions (Felzenszwalb, several scales), describe each region by its silhouette,
     and label it by distance-weighted k-NN against the training regions: a region whose box matches a training
     object (IoU >= 0.5) is an example of that object's class, one that overlaps no object (IoU < 0.3) an

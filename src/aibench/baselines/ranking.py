@@ -16,7 +16,7 @@ def _top_unseen(scores: np.ndarray, offsets: np.ndarray, items: np.ndarray, k: i
     out: dict[int, np.ndarray] = {}
     for u in range(len(offsets) - 1):
         row = (scores[u] if scores.ndim == 2 else scores).astype(np.float64, copy=True)
-        row[items[offsets[u]:offsets[u + 1]]] = -np.inf
+        row[items[offsets[u] : offsets[u + 1]]] = -np.inf
         out[u] = np.argsort(-row, kind="stable")[:k]
     return out
 
@@ -34,7 +34,7 @@ def item_transitions(offsets: np.ndarray, items: np.ndarray, num_items: int, k: 
     same_user = users[1:] == users[:-1]
     src, dst = items[:-1][same_user], items[1:][same_user]
     transitions = sparse.coo_matrix((np.ones(len(src)), (src, dst)), shape=(num_items, num_items)).tocsr()
-    popular = np.bincount(items, minlength=num_items) / max(len(items), 1)   # < 1: only breaks ties
+    popular = np.bincount(items, minlength=num_items) / max(len(items), 1)  # < 1: only breaks ties
     last = items[offsets[1:] - 1]
     scores = transitions[last].toarray() + popular[None, :]
     return _top_unseen(scores, offsets, items, k)

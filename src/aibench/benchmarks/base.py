@@ -68,12 +68,12 @@ class ProfileSettings(Generic[OptionsT]):
     batch_size: int
     learning_rate: float
     max_epochs: int
-    target: Rule                      # when the session has reached quality
+    target: Rule  # when the session has reached quality
     options: OptionsT
-    data: Any = None                  # embedded-data generator parameters (DatasetSpec.params type), or None
-    convergent: Rule | None = None    # the paper's lower "convergent quality" bar (epochs to converge, 5.2.1)
-    eval_interval: int = 1            # evaluate every N epochs (and after the last one)
-    time_limit_s: float = 3600.0      # wall-clock limit of one session
+    data: Any = None  # embedded-data generator parameters (DatasetSpec.params type), or None
+    convergent: Rule | None = None  # the paper's lower "convergent quality" bar (epochs to converge, 5.2.1)
+    eval_interval: int = 1  # evaluate every N epochs (and after the last one)
+    time_limit_s: float = 3600.0  # wall-clock limit of one session
 
     def with_overrides(self, **changes: Any) -> ProfileSettings[OptionsT]:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -90,11 +90,11 @@ class BenchmarkContext:
     precision: str = "fp32"
     seed: int = 0
     memory_format: str = "contiguous"
-    assets: Mapping[str, Path] = field(default_factory=dict)   # built evaluation assets, by AssetSpec.name
-    backbone_weights: Path | None = None   # a trained backbone to start from (benchmarks with `backbone`)
-    rank: int = 0                          # data parallel: this process's rank of world_size (torchrun)
+    assets: Mapping[str, Path] = field(default_factory=dict)  # built evaluation assets, by AssetSpec.name
+    backbone_weights: Path | None = None  # a trained backbone to start from (benchmarks with `backbone`)
+    rank: int = 0  # data parallel: this process's rank of world_size (torchrun)
     world_size: int = 1
-    sync_batchnorm: bool = False           # data parallel on GPUs: BatchNorm statistics over all ranks
+    sync_batchnorm: bool = False  # data parallel on GPUs: BatchNorm statistics over all ranks
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision around a forward pass; a no-op at fp32."""
@@ -108,8 +108,9 @@ class BenchmarkContext:
         incomplete round of samples is dropped), so every rank takes the same number of steps."""
         if self.world_size == 1:
             return None
-        sampler: DistributedSampler[Any] = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank,
-                                                              shuffle=shuffle, seed=self.seed, drop_last=True)
+        sampler: DistributedSampler[Any] = DistributedSampler(
+            dataset, num_replicas=self.world_size, rank=self.rank, shuffle=shuffle, seed=self.seed, drop_last=True
+        )
         sampler.set_epoch(epoch)
         return sampler
 
@@ -147,7 +148,7 @@ class Trained:
 
     module: torch.nn.Module
     optimizer: torch.optim.Optimizer | None = None
-    schedule: Any = None    # an object with mlperf_keys() -> dict, e.g. schedules.WarmupStepDecay
+    schedule: Any = None  # an object with mlperf_keys() -> dict, e.g. schedules.WarmupStepDecay
 
 
 @dataclass
@@ -160,11 +161,11 @@ class ModelProbe:
     control flow); a probe that cannot sets `meta_ok=False` and is then run for real on the CPU.
     """
 
-    model: torch.nn.Module            # learnable parameters are counted on this module
+    model: torch.nn.Module  # learnable parameters are counted on this module
     inference: Callable[[], Any]
     training_loss: Callable[[], torch.Tensor]
     samples: int
-    sample_shape: str                 # what one sample is, for people: "3x224x224 image", "L=5 sequence", ...
+    sample_shape: str  # what one sample is, for people: "3x224x224 image", "L=5 sequence", ...
     meta_ok: bool = True
     notes: str = ""
 
@@ -221,14 +222,14 @@ class SampleCache:
 class Benchmark(ABC):
     """One component benchmark. Subclasses are registered with `aibench.registry.register`."""
 
-    info: ClassVar[BenchmarkInfo]              # filled in by the registry
+    info: ClassVar[BenchmarkInfo]  # filled in by the registry
     dataset: ClassVar[DatasetSpec[Any]]
-    quality_metric: ClassVar[str]              # the headline metric of evaluate()'s dict (logged, summarized)
+    quality_metric: ClassVar[str]  # the headline metric of evaluate()'s dict (logged, summarized)
     higher_is_better: ClassVar[bool] = True
     profiles: ClassVar[Mapping[str, ProfileSettings[Any]]]
-    requires_prelude: ClassVar[bool] = False   # train_batches() needs prelude() to have run (C16's teacher)
-    channels_last: ClassVar[bool] = False      # convolutional: --memory-format channels_last applies
-    backbone: ClassVar[str | None] = None      # what --backbone-weights initialises, if the benchmark accepts it
+    requires_prelude: ClassVar[bool] = False  # train_batches() needs prelude() to have run (C16's teacher)
+    channels_last: ClassVar[bool] = False  # convolutional: --memory-format channels_last applies
+    backbone: ClassVar[str | None] = None  # what --backbone-weights initialises, if the benchmark accepts it
     baselines: ClassVar[tuple[Baseline, ...]] = ()
     assets: ClassVar[tuple[AssetSpec, ...]] = ()
 
@@ -238,8 +239,9 @@ class Benchmark(ABC):
         self.device = ctx.device
         self.trained: dict[str, Trained] = {}
 
-    def add_trained(self, name: str, module: M, optimizer: torch.optim.Optimizer | None = None,
-                    schedule: Any = None) -> M:
+    def add_trained(
+        self, name: str, module: M, optimizer: torch.optim.Optimizer | None = None, schedule: Any = None
+    ) -> M:
         """Declare a module this session trains; returns the module to train and call.
 
         The harness logs its optimizer (MLPerf `opt_*` keys, one set per module), saves its weights in
@@ -366,8 +368,9 @@ def data_parallel(module: torch.nn.Module, device: torch.device, sync_batchnorm:
 
     if sync_batchnorm:
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
-                                   broadcast_buffers=False)
+    return DistributedDataParallel(
+        module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False
+    )
 
 
 def describe_optimizer(trained: Trained) -> dict[str, Any]:
@@ -375,8 +378,10 @@ def describe_optimizer(trained: Trained) -> dict[str, Any]:
     opt = trained.optimizer
     assert opt is not None
     group = opt.param_groups[0]
-    keys: dict[str, Any] = {"opt_name": type(opt).__name__.lower(),
-                            "opt_base_learning_rate": float(group.get("initial_lr", group["lr"]))}
+    keys: dict[str, Any] = {
+        "opt_name": type(opt).__name__.lower(),
+        "opt_base_learning_rate": float(group.get("initial_lr", group["lr"])),
+    }
     if "momentum" in group:
         keys["opt_momentum"] = float(group["momentum"])
     if "weight_decay" in group:

@@ -20,12 +20,20 @@ class WarmupStepDecay:
     The benchmark calls `step()` after every optimizer step and `end_epoch()` after every epoch.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
-                 decay_epochs: Sequence[int] = (), factor: float = 0.1) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        warmup_steps: int = 0,
+        decay_epochs: Sequence[int] = (),
+        factor: float = 0.1,
+    ) -> None:
         self.warmup_steps, self.decay_epochs, self.factor = int(warmup_steps), tuple(decay_epochs), factor
         # Warm-up starts at 1/warmup_steps of the rate (step 1 trains at lr/warmup_steps, step warmup_steps at lr).
-        self.warmup = (LinearLR(optimizer, start_factor=1.0 / self.warmup_steps, total_iters=self.warmup_steps - 1)
-                       if self.warmup_steps > 1 else None)
+        self.warmup = (
+            LinearLR(optimizer, start_factor=1.0 / self.warmup_steps, total_iters=self.warmup_steps - 1)
+            if self.warmup_steps > 1
+            else None
+        )
         # MultiStepLR counts its own steps: epoch e ends with its e-th step, so the milestones are the epochs.
         self.decay = MultiStepLR(optimizer, milestones=list(self.decay_epochs), gamma=factor)
 
@@ -37,9 +45,11 @@ class WarmupStepDecay:
         self.decay.step()
 
     def mlperf_keys(self) -> dict[str, Any]:
-        return {"opt_learning_rate_warmup_steps": self.warmup_steps,
-                "opt_learning_rate_decay_boundary_epochs": list(self.decay_epochs),
-                "opt_learning_rate_decay_factor": self.factor}
+        return {
+            "opt_learning_rate_warmup_steps": self.warmup_steps,
+            "opt_learning_rate_decay_boundary_epochs": list(self.decay_epochs),
+            "opt_learning_rate_decay_factor": self.factor,
+        }
 
 
 def every(interval: int, max_epochs: int) -> tuple[int, ...]:

@@ -24,12 +24,12 @@ class DataLayoutError(ValueError):
 
 @dataclass(frozen=True)
 class DatasetSpec(Generic[P]):
-    name: str                                  # e.g. "imagenet"
-    required: tuple[str, ...]                  # paths relative to the data root that must exist
-    generate: Callable[[Path, P, int], None]   # writes an embedded copy under a root: generate(root, params, seed)
-    params: type[P]                            # the generator's parameter dataclass
-    version: int = 1                           # bump when the generator's output changes, to invalidate caches
-    layout_hint: str = ""                      # one line describing the real layout, for error messages
+    name: str  # e.g. "imagenet"
+    required: tuple[str, ...]  # paths relative to the data root that must exist
+    generate: Callable[[Path, P, int], None]  # writes an embedded copy under a root: generate(root, params, seed)
+    params: type[P]  # the generator's parameter dataclass
+    version: int = 1  # bump when the generator's output changes, to invalidate caches
+    layout_hint: str = ""  # one line describing the real layout, for error messages
     # Cheap structural checks of a user's root (raise DataLayoutError naming the path), run before any session.
     validate: Callable[[Path], None] | None = None
 
@@ -64,8 +64,9 @@ def params_json(params: Any) -> dict[str, Any]:
 
 
 def _fingerprint(spec: DatasetSpec[Any], params: Any, seed: int) -> str:
-    blob = json.dumps({"name": spec.name, "v": spec.version, "params": params_json(params), "seed": seed},
-                      sort_keys=True)
+    blob = json.dumps(
+        {"name": spec.name, "v": spec.version, "params": params_json(params), "seed": seed}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -76,8 +77,11 @@ def embedded_root(spec: DatasetSpec[P], params: P, seed: int = 0) -> Path:
 
 def ensure_embedded(spec: DatasetSpec[P], params: P, seed: int = 0) -> Path:
     """Generate the embedded copy once; later calls return the cached root."""
-    return build_once(embedded_root(spec, params, seed), lambda tmp: spec.generate(tmp, params, seed),
-                      {"dataset": spec.name, "params": params_json(params), "seed": seed})
+    return build_once(
+        embedded_root(spec, params, seed),
+        lambda tmp: spec.generate(tmp, params, seed),
+        {"dataset": spec.name, "params": params_json(params), "seed": seed},
+    )
 
 
 def build_once(root: Path, build: Callable[[Path], None], marker: dict[str, Any]) -> Path:

@@ -44,8 +44,8 @@ _CHUNK_LINES = 1 << 20  # bound memory on the real 6.4M-line file
 class Checkins:
     """Raw check-ins, one entry per line of the file, in file order."""
 
-    users: np.ndarray      # int64 raw user ids
-    times: np.ndarray      # int64 seconds since the epoch (UTC)
+    users: np.ndarray  # int64 raw user ids
+    times: np.ndarray  # int64 seconds since the epoch (UTC)
     latitudes: np.ndarray  # float64
     longitudes: np.ndarray
     locations: np.ndarray  # int64 raw location ids
@@ -68,21 +68,21 @@ class Sequences:
     item_ids: np.ndarray  # raw location id of each dense item
 
     def train_of(self, user: int) -> np.ndarray:
-        return self.train_items[self.train_offsets[user]:self.train_offsets[user + 1]]
+        return self.train_items[self.train_offsets[user] : self.train_offsets[user + 1]]
 
     def test_of(self, user: int) -> np.ndarray:
-        return self.test_items[self.test_offsets[user]:self.test_offsets[user + 1]]
+        return self.test_items[self.test_offsets[user] : self.test_offsets[user + 1]]
 
 
 @dataclass(frozen=True)
 class CaserInstances:
     """Training windows (user, L previous items -> T targets) and each user's test query."""
 
-    users: np.ndarray           # (N,)
-    sequences: np.ndarray       # (N, L), padded with `pad`
-    targets: np.ndarray         # (N, T)
+    users: np.ndarray  # (N,)
+    sequences: np.ndarray  # (N, L), padded with `pad`
+    targets: np.ndarray  # (N, T)
     test_sequences: np.ndarray  # (num_users, L): the last L training items of each user
-    pad: int                    # padding index (= num_items)
+    pad: int  # padding index (= num_items)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -249,10 +249,26 @@ def load_gowalla(
 
 # Real places where Gowalla was busy (Austin was its home; Sweden its largest market outside the US).
 _CITIES = (
-    (30.2672, -97.7431), (32.7767, -96.7970), (29.7604, -95.3698), (37.7749, -122.4194), (40.7128, -74.0060),
-    (59.3293, 18.0686), (57.7089, 11.9746), (55.6050, 13.0038), (34.0522, -118.2437), (47.6062, -122.3321),
-    (41.8781, -87.6298), (39.7392, -104.9903), (45.5152, -122.6784), (42.3601, -71.0589), (51.5074, -0.1278),
-    (59.9139, 10.7522), (55.6761, 12.5683), (60.1699, 24.9384), (29.4241, -98.4936), (33.7490, -84.3880),
+    (30.2672, -97.7431),
+    (32.7767, -96.7970),
+    (29.7604, -95.3698),
+    (37.7749, -122.4194),
+    (40.7128, -74.0060),
+    (59.3293, 18.0686),
+    (57.7089, 11.9746),
+    (55.6050, 13.0038),
+    (34.0522, -118.2437),
+    (47.6062, -122.3321),
+    (41.8781, -87.6298),
+    (39.7392, -104.9903),
+    (45.5152, -122.6784),
+    (42.3601, -71.0589),
+    (51.5074, -0.1278),
+    (59.9139, 10.7522),
+    (55.6761, 12.5683),
+    (60.1699, 24.9384),
+    (29.4241, -98.4936),
+    (33.7490, -84.3880),
 )
 _EPOCH_START = np.datetime64("2009-02-01T00:00:00", "s").astype(np.int64)
 _EPOCH_SPAN = np.int64(500 * 86400)
@@ -264,27 +280,32 @@ class GowallaParams:
 
     users: int = 2000
     locations: int = 500
-    clusters: int = 1          # cities; each user lives in one, chosen in proportion to its number of places
-    min_checkins: int = 30     # per user (revisits included, so fewer distinct places)
+    clusters: int = 1  # cities; each user lives in one, chosen in proportion to its number of places
+    min_checkins: int = 30  # per user (revisits included, so fewer distinct places)
     max_checkins: int = 80
-    routes: int = 40           # routes per city: different orderings of some of its places
-    route_length: int = 60     # places on a route (at most the city's); a route is a loop
+    routes: int = 40  # routes per city: different orderings of some of its places
+    route_length: int = 60  # places on a route (at most the city's); a route is a loop
     start_spread: float = 0.25  # a user joins their route at a uniform position in its first start_spread
-    p_route: float = 0.6       # step probabilities; the rest of the mass is a uniform jump within the home city
+    p_route: float = 0.6  # step probabilities; the rest of the mass is a uniform jump within the home city
     p_popular: float = 0.1
     p_repeat: float = 0.15
     p_travel: float = 0.03
-    p_skip: float = 0.05       # a route step passes over each next place of the route with this probability
+    p_skip: float = 0.05  # a route step passes over each next place of the route with this probability
 
     def __post_init__(self) -> None:
         if min(self.users, self.locations, self.clusters, self.routes, self.route_length) < 1 or not (
-                1 <= self.min_checkins <= self.max_checkins):
-            raise ValueError("embedded Gowalla needs users, locations, clusters, routes, route_length >= 1 and "
-                             "1 <= min_checkins <= max_checkins")
+            1 <= self.min_checkins <= self.max_checkins
+        ):
+            raise ValueError(
+                "embedded Gowalla needs users, locations, clusters, routes, route_length >= 1 and "
+                "1 <= min_checkins <= max_checkins"
+            )
         steps = (self.p_route, self.p_popular, self.p_repeat, self.p_travel)
         if min(steps) < 0 or sum(steps) > 1 + 1e-9 or not 0 <= self.p_skip < 1 or not 0 <= self.start_spread <= 1:
-            raise ValueError("embedded Gowalla's step probabilities must be >= 0 and sum to at most 1, "
-                             "p_skip must be in [0, 1) and start_spread in [0, 1]")
+            raise ValueError(
+                "embedded Gowalla's step probabilities must be >= 0 and sum to at most 1, "
+                "p_skip must be in [0, 1) and start_spread in [0, 1]"
+            )
 
 
 def generate_gowalla(root: Path, params: GowallaParams, seed: int) -> None:
@@ -344,24 +365,24 @@ def generate_gowalla(root: Path, params: GowallaParams, seed: int) -> None:
         pos = int(rng.integers(max(1, int(params.start_spread * len(route))))) - 1  # the first step lands on it
         visited: list[int] = []
         for k in kinds:
-            if k == 0 or not visited:       # on along the user's route
+            if k == 0 or not visited:  # on along the user's route
                 pos += int(rng.geometric(1.0 - params.p_skip))
                 visited.append(int(route[pos % len(route)]))
-            elif k == 1:                    # a popular place at home
+            elif k == 1:  # a popular place at home
                 m = members[home]
                 visited.append(int(m[rng.choice(len(m), p=popularity[home])]))
-            elif k == 2:                    # back to a place already visited
+            elif k == 2:  # back to a place already visited
                 visited.append(visited[int(rng.integers(len(visited)))])
-            elif k == 3:                    # travel
+            elif k == 3:  # travel
                 m = members[int(rng.integers(len(members)))]
                 visited.append(int(m[rng.integers(len(m))]))
-            else:                           # anywhere at home
+            else:  # anywhere at home
                 m = members[home]
                 visited.append(int(m[rng.integers(len(m))]))
         gaps = (rng.exponential(18 * 3600, n) + 300).astype(np.int64)
         times = _EPOCH_START + rng.integers(0, _EPOCH_SPAN) + np.cumsum(gaps)
         stamps = np.datetime_as_string(times.astype("datetime64[s]"), unit="s")
-        for t in range(n - 1, -1, -1):      # SNAP lists each user's check-ins newest first
+        for t in range(n - 1, -1, -1):  # SNAP lists each user's check-ins newest first
             loc = visited[t]
             out_lines.append(
                 f"{uid}\t{stamps[t]}Z\t{lat[loc] + rng.normal(0, 2e-5):.10f}\t"

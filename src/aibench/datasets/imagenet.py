@@ -56,8 +56,10 @@ def check_imagenet(root: Path) -> None:
             raise DataLayoutError(f"{folder} is not a folder (expected {IMAGENET_LAYOUT})")
         classes[split] = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if len(classes["train"]) < 2:
-        raise DataLayoutError(f"{root / 'imagenet' / 'train'} holds {len(classes['train'])} class folder(s); "
-                              "classification needs at least 2 (one folder per class, named by its wnid)")
+        raise DataLayoutError(
+            f"{root / 'imagenet' / 'train'} holds {len(classes['train'])} class folder(s); "
+            "classification needs at least 2 (one folder per class, named by its wnid)"
+        )
     if classes["train"] != classes["val"]:
         only_train = sorted(set(classes["train"]) - set(classes["val"]))
         only_val = sorted(set(classes["val"]) - set(classes["train"]))
@@ -65,7 +67,8 @@ def check_imagenet(root: Path) -> None:
             f"{root / 'imagenet'}: train and val have different class folders (only in train: "
             f"{', '.join(only_train[:5]) or '-'}{' ...' if len(only_train) > 5 else ''}; only in val: "
             f"{', '.join(only_val[:5]) or '-'}{' ...' if len(only_val) > 5 else ''}); ImageNet's validation images "
-            "must be sorted into the same class folders (valprep.sh)")
+            "must be sorted into the same class folders (valprep.sh)"
+        )
 
 
 def image_folder(root: Path, split: str, transform: Callable | None = None) -> datasets.ImageFolder:
@@ -82,10 +85,21 @@ def image_folder(root: Path, split: str, transform: Callable | None = None) -> d
 # Disjoint background photographs for the two splits (skimage.data, bundled with scikit-image: nothing is
 # downloaded), each with colour photographs and grey ones (which are tinted). skimage's `cat` is the same
 # photograph as `chelsea`, so it is not used.
-_TRAIN_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "brick", "camera", "grass",
-                 "coins", "page", "logo")
+_TRAIN_PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "brick",
+    "camera",
+    "grass",
+    "coins",
+    "page",
+    "logo",
+)
 _VAL_PHOTOS = ("retina", "immunohistochemistry", "gravel", "moon", "clock", "text", "colorwheel", "cell")
-_VAL_FRACTION = 1 / 3        # of each digit's scans, held out for validation
+_VAL_FRACTION = 1 / 3  # of each digit's scans, held out for validation
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -120,15 +134,16 @@ def _digit_scans(classes: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]
     return pools
 
 
-def _background(photos: Sequence[tuple[np.ndarray, bool]], size: int, top: float,
-                rng: np.random.Generator) -> np.ndarray:
+def _background(
+    photos: Sequence[tuple[np.ndarray, bool]], size: int, top: float, rng: np.random.Generator
+) -> np.ndarray:
     """An out-of-focus crop of a random photograph under a random colour gradient and uneven lighting,
     stretched to [0, top]."""
     photo, grey = photos[int(rng.integers(len(photos)))]
     h, w = photo.shape[:2]
     side = max(8, int(min(h, w) * rng.uniform(0.1, 0.5)))
     y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    crop = np.rot90(photo[y:y + side, x:x + side], k=int(rng.integers(4)))
+    crop = np.rot90(photo[y : y + side, x : x + side], k=int(rng.integers(4)))
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     img = Image.fromarray(np.ascontiguousarray(crop).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
@@ -156,12 +171,13 @@ def _stroke(scan: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray
     jitter = max(1, round(size / 20))
     oy, ox = ((size - side) // 2 + int(rng.integers(-jitter, jitter + 1)) for _ in range(2))
     y0, x0, y1, x1 = max(oy, 0), max(ox, 0), min(oy + side, size), min(ox + side, size)
-    canvas[y0:y1, x0:x1] = mask[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    canvas[y0:y1, x0:x1] = mask[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
     return canvas
 
 
-def _sample(scan: np.ndarray, photos: Sequence[tuple[np.ndarray, bool]], params: ImageNetParams,
-            rng: np.random.Generator) -> Image.Image:
+def _sample(
+    scan: np.ndarray, photos: Sequence[tuple[np.ndarray, bool]], params: ImageNetParams, rng: np.random.Generator
+) -> Image.Image:
     lo, hi = params.stroke_gain
     bg = _background(photos, params.image_size, 255.0 - hi, rng)
     img = bg + rng.uniform(lo, hi) * _stroke(scan, params.image_size, rng)[..., None]
@@ -172,7 +188,7 @@ def _sample(scan: np.ndarray, photos: Sequence[tuple[np.ndarray, bool]], params:
 class ImageNetParams:
     """Size of an embedded ImageNet-format data set, and how faint its digits are."""
 
-    classes: int = 10             # the digits 0..classes-1
+    classes: int = 10  # the digits 0..classes-1
     train_per_class: int = 100
     val_per_class: int = 30
     image_size: int = 40
@@ -195,8 +211,10 @@ def generate_imagenet(root: Path, params: ImageNetParams | Mapping[str, Any], se
     if isinstance(params, Mapping):
         params = ImageNetParams(**params)
     scans = _digit_scans(params.classes, seed)
-    for split, count, names in (("train", params.train_per_class, _TRAIN_PHOTOS),
-                                ("val", params.val_per_class, _VAL_PHOTOS)):
+    for split, count, names in (
+        ("train", params.train_per_class, _TRAIN_PHOTOS),
+        ("val", params.val_per_class, _VAL_PHOTOS),
+    ):
         photos = _photos(names)
         for c in range(params.classes):
             pool = scans[c][0 if split == "train" else 1]

@@ -30,8 +30,26 @@ from torch.utils.data import Dataset
 from aibench.datasets.embedded import DataLayoutError, DatasetSpec
 
 VOC_CLASSES: tuple[str, ...] = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 # torchvision detection models reserve label 0 for the background, so class k of VOC_CLASSES is label k+1.
 CLASS_TO_LABEL: dict[str, int] = {name: i + 1 for i, name in enumerate(VOC_CLASSES)}
@@ -49,14 +67,21 @@ class VOCRecord:
     image_path: Path
     width: int
     height: int
-    boxes: np.ndarray      # float32 [N, 4]
-    labels: np.ndarray     # int64 [N], 1..20
+    boxes: np.ndarray  # float32 [N, 4]
+    labels: np.ndarray  # int64 [N], 1..20
     difficult: np.ndarray  # bool [N]
 
     def without_difficult(self) -> VOCRecord:
         keep = ~self.difficult
-        return VOCRecord(self.image_id, self.image_path, self.width, self.height,
-                         self.boxes[keep], self.labels[keep], self.difficult[keep])
+        return VOCRecord(
+            self.image_id,
+            self.image_path,
+            self.width,
+            self.height,
+            self.boxes[keep],
+            self.labels[keep],
+            self.difficult[keep],
+        )
 
 
 def read_split_ids(root: Path, split: str) -> list[str]:
@@ -219,14 +244,24 @@ _SHAPES: tuple[tuple[str, str], ...] = (
 # Disjoint photographs (skimage.data, bundled: nothing is downloaded) for the backgrounds and photo textures of
 # the two splits, each with colour photographs and grey textures (which are colourised). skimage's `cat` is the
 # same photograph as `chelsea`, so it is not used.
-_TRAIN_PHOTOS = ("astronaut", "chelsea", "rocket", "immunohistochemistry", "brick", "gravel", "camera", "text",
-                 "moon", "horse")
+_TRAIN_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "brick",
+    "gravel",
+    "camera",
+    "text",
+    "moon",
+    "horse",
+)
 _TEST_PHOTOS = ("coffee", "retina", "hubble_deep_field", "logo", "colorwheel", "grass", "coins", "page", "clock")
 
 
 @dataclass(frozen=True)
 class _Photo:
-    image: Image.Image   # RGB (a grey photograph as three equal channels)
+    image: Image.Image  # RGB (a grey photograph as three equal channels)
     grey: bool
 
 
@@ -245,8 +280,9 @@ def _photos(names: Sequence[str]) -> list[_Photo]:
     return out
 
 
-def _random_colour(rng: np.random.Generator, saturation: tuple[float, float] = (0.0, 1.0),
-                   value: tuple[float, float] = (0.2, 1.0)) -> tuple[int, int, int]:
+def _random_colour(
+    rng: np.random.Generator, saturation: tuple[float, float] = (0.0, 1.0), value: tuple[float, float] = (0.2, 1.0)
+) -> tuple[int, int, int]:
     """Any hue, saturation and value in the given ranges: colour carries no information about the class."""
     r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(*saturation), rng.uniform(*value))
     return int(r * 255), int(g * 255), int(b * 255)
@@ -287,12 +323,14 @@ def _photo_crop(photos: Sequence[_Photo], width: int, height: int, rng: np.rando
 _SURFACES = ("noise", "stripes", "checks", "gradient", "photo")
 
 
-def _texture(photos: Sequence[_Photo], width: int, height: int, params: VOCParams,
-             rng: np.random.Generator) -> np.ndarray:
+def _texture(
+    photos: Sequence[_Photo], width: int, height: int, params: VOCParams, rng: np.random.Generator
+) -> np.ndarray:
     """An object's surface: solid with noise, stripes, checks, a gradient or a photo crop, in random colours."""
     kind = _SURFACES.index(params.surfaces[rng.integers(len(params.surfaces))])
-    c0, c1 = (np.asarray(_random_colour(rng, params.object_saturation, params.object_value), np.float32)
-              for _ in range(2))
+    c0, c1 = (
+        np.asarray(_random_colour(rng, params.object_saturation, params.object_value), np.float32) for _ in range(2)
+    )
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, np.pi)
     along = xx * np.cos(angle) + yy * np.sin(angle)
@@ -339,8 +377,14 @@ def _shape_mask(shape: str, size: int, box: tuple[int, int, int, int]) -> Image.
     return mask
 
 
-def _paste_object(image: Image.Image, photos: Sequence[_Photo], shape: str, box: tuple[int, int, int, int],
-                  params: VOCParams, rng: np.random.Generator) -> None:
+def _paste_object(
+    image: Image.Image,
+    photos: Sequence[_Photo],
+    shape: str,
+    box: tuple[int, int, int, int],
+    params: VOCParams,
+    rng: np.random.Generator,
+) -> None:
     """Paint a textured object; redraw its surface (up to 20 times) until its mean colour differs from the
     background it covers by at least min_contrast (RGB distance), as a real object differs from its scene."""
     x0, y0, x1, y1 = box
@@ -381,8 +425,9 @@ def _iou(a: Sequence[int], b: Sequence[int]) -> float:
     return inter / float(area(a) + area(b) - inter)
 
 
-def _place(rng: np.random.Generator, size: int, lo: float, hi: float, taken: list[tuple[int, int, int, int]],
-           max_iou: float) -> tuple[int, int, int, int] | None:
+def _place(
+    rng: np.random.Generator, size: int, lo: float, hi: float, taken: list[tuple[int, int, int, int]], max_iou: float
+) -> tuple[int, int, int, int] | None:
     """A box with sides in [lo, hi] * size, overlapping every taken box by at most max_iou (None if no room)."""
     for _ in range(50):
         w = int(rng.uniform(lo, hi) * size)
@@ -422,20 +467,20 @@ def _annotation_xml(image_id: str, size: int, objects: list[tuple[str, tuple[int
 class VOCParams:
     """Size and make-up of an embedded VOC2007-format data set."""
 
-    num_classes: int = 3                  # the first N of the generator's shapes (car, dog, person, ...)
+    num_classes: int = 3  # the first N of the generator's shapes (car, dog, person, ...)
     num_trainval: int = 80
     num_test: int = 40
-    image_size: int = 128                 # square images
-    max_objects: int = 2                  # non-difficult objects per image (at least 1)
-    difficult_prob: float = 0.3           # chance that an image also gets a small, hence difficult, object
-    object_scale: tuple[float, float] = (0.3, 0.55)   # side of a normal object, as a fraction of the image
-    min_contrast: float = 40.0            # least RGB distance between an object's mean colour and what it covers
+    image_size: int = 128  # square images
+    max_objects: int = 2  # non-difficult objects per image (at least 1)
+    difficult_prob: float = 0.3  # chance that an image also gets a small, hence difficult, object
+    object_scale: tuple[float, float] = (0.3, 0.55)  # side of a normal object, as a fraction of the image
+    min_contrast: float = 40.0  # least RGB distance between an object's mean colour and what it covers
     surfaces: tuple[str, ...] = _SURFACES  # the kinds of object surface drawn from
     object_saturation: tuple[float, float] = (0.0, 1.0)  # HSV ranges of the colours of object surfaces
     object_value: tuple[float, float] = (0.2, 1.0)
-    background_saturation: float = 1.0    # scales the background photograph's saturation (0: grey)
-    background_brightness: float = 1.0    # scales its brightness
-    occluder_prob: float = 0.0            # chance that a normal object is crossed by a thin occluder
+    background_saturation: float = 1.0  # scales the background photograph's saturation (0: grey)
+    background_brightness: float = 1.0  # scales its brightness
+    occluder_prob: float = 0.0  # chance that a normal object is crossed by a thin occluder
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_classes <= len(_SHAPES):
@@ -484,8 +529,7 @@ def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
     split_of = {ids[i]: "trainval" if k < n_trainval else "test" for k, i in enumerate(order)}
     for image_id in ids:
         photos = photo_sets[split_of[image_id]]
-        image = _mute(_photo_crop(photos, size, size, rng), params.background_saturation,
-                      params.background_brightness)
+        image = _mute(_photo_crop(photos, size, size, rng), params.background_saturation, params.background_brightness)
         objects: list[tuple[str, tuple[int, int, int, int], bool]] = []
         taken: list[tuple[int, int, int, int]] = []
         for _ in range(int(rng.integers(1, max_objects + 1))):

@@ -60,12 +60,14 @@ def session_environment(environ: Mapping[str, str] = os.environ) -> dict[str, st
     env["AIBENCH_ALLOCATOR"] = name
     if name == "glibc-tuned":
         for key, value in _GLIBC_TUNED.items():
-            env.setdefault(key, value)   # a user's own setting wins
+            env.setdefault(key, value)  # a user's own setting wins
     elif name in _LIBRARIES:
         library = find_library(name)
         if library is None:
-            raise AllocatorError(f"AIBENCH_ALLOCATOR={name}: the library is not installed "
-                                 f"(Debian: apt-get install {_LIBRARIES[name][1]}); unset it to use glibc")
+            raise AllocatorError(
+                f"AIBENCH_ALLOCATOR={name}: the library is not installed "
+                f"(Debian: apt-get install {_LIBRARIES[name][1]}); unset it to use glibc"
+            )
         env["LD_PRELOAD"] = " ".join(filter(None, [library, environ.get("LD_PRELOAD", "")]))
         if name == "jemalloc":
             env.setdefault("MALLOC_CONF", _JEMALLOC_CONF)
@@ -74,5 +76,7 @@ def session_environment(environ: Mapping[str, str] = os.environ) -> dict[str, st
 
 def describe_allocator(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
     """The allocator this process runs with, as its environment set it up."""
-    return {"name": environ.get("AIBENCH_ALLOCATOR", "glibc (not started by aibench run)"),
-            "settings": {k: environ[k] for k in _VARIABLES if environ.get(k)}}
+    return {
+        "name": environ.get("AIBENCH_ALLOCATOR", "glibc (not started by aibench run)"),
+        "settings": {k: environ[k] for k in _VARIABLES if environ.get(k)},
+    }

@@ -62,16 +62,25 @@ def _key(name: str, req: str, check: str | list[str] | None = None, post: str | 
 def common_ruleset(folder: Path, ids: list[str]) -> list[dict[str, Any]]:
     statuses = list(RUN_STATUSES)
     return [
-        {"BEGIN": {"CODE": "s.update({'init_started': False, 'init_stopped': False, 'run_started': False, "
-                           "'run_stopped': False, 'in_epoch': False, 'last_epoch': 0, 'evals': 0, "
-                           "'opt_seen': False, 'status': None})"}},
-        _key("submission_benchmark", "EXACTLY_ONE", f"v['value'] in {ids!r}",
-             f"enqueue_config('{folder.resolve()}/' + v['value'] + '.yaml')"),
+        {
+            "BEGIN": {
+                "CODE": "s.update({'init_started': False, 'init_stopped': False, 'run_started': False, "
+                "'run_stopped': False, 'in_epoch': False, 'last_epoch': 0, 'evals': 0, "
+                "'opt_seen': False, 'status': None})"
+            }
+        },
+        _key(
+            "submission_benchmark",
+            "EXACTLY_ONE",
+            f"v['value'] in {ids!r}",
+            f"enqueue_config('{folder.resolve()}/' + v['value'] + '.yaml')",
+        ),
         _key("submission_org", "EXACTLY_ONE", "v['value'] != ''"),
         _key("submission_platform", "EXACTLY_ONE", "v['value'] != ''"),
         _key("submission_division", "EXACTLY_ONE", "v['value'] in ['closed', 'open']"),
-        _key("submission_status", "EXACTLY_ONE", "v['value'] in ['onprem', 'cloud', 'research', 'preview', "
-                                                 "'available']"),
+        _key(
+            "submission_status", "EXACTLY_ONE", "v['value'] in ['onprem', 'cloud', 'research', 'preview', 'available']"
+        ),
         _key("aibench_profile", "EXACTLY_ONE", "v['value'] in ['tiny', 'small', 'full']"),
         _key("aibench_quality_target", "EXACTLY_ONE", "'rule' in v['metadata'] and 'override' in v['metadata']"),
         _key("seed", "EXACTLY_ONE", "is_integer(v['value'])"),
@@ -79,31 +88,67 @@ def common_ruleset(folder: Path, ids: list[str]) -> list[dict[str, Any]]:
         # One set of optimizer keys per trained module (a GAN has two): the metadata names the module.
         _key("opt_name", "OPTIONAL", ["v['value'] != ''", "'module' in v['metadata']"], "s['opt_seen'] = True"),
         _key("opt_base_learning_rate", "OPTIONAL", "v['value'] > 0"),
-        _key("init_start", "EXACTLY_ONE", ["not s['init_stopped']", "not s['run_started']"],
-             "s['init_started'] = True"),
+        _key(
+            "init_start", "EXACTLY_ONE", ["not s['init_stopped']", "not s['run_started']"], "s['init_started'] = True"
+        ),
         _key("init_stop", "EXACTLY_ONE", ["s['init_started']", "not s['run_started']"], "s['init_stopped'] = True"),
         _key("run_start", "EXACTLY_ONE", "s['init_stopped']", "s['run_started'] = True"),
         # Logged once the data is read: a session that fails before has none.
         _key("train_samples", "OPTIONAL", "is_integer(v['value']) and v['value'] > 0"),
         _key("eval_samples", "OPTIONAL", "is_integer(v['value']) and v['value'] > 0"),
         # On-the-clock work before the first epoch (C16's teacher) is an MLPerf block with phase 'prelude'.
-        _key("block_start", "OPTIONAL", ["s['run_started'] and not s['run_stopped']", "not s['in_epoch']",
-                                         "'first_epoch_num' in v['metadata'] and 'epoch_count' in v['metadata']"]),
+        _key(
+            "block_start",
+            "OPTIONAL",
+            [
+                "s['run_started'] and not s['run_stopped']",
+                "not s['in_epoch']",
+                "'first_epoch_num' in v['metadata'] and 'epoch_count' in v['metadata']",
+            ],
+        ),
         _key("block_stop", "OPTIONAL", ["'first_epoch_num' in v['metadata']", "not s['in_epoch']"]),
-        _key("epoch_start", "OPTIONAL", ["s['run_started'] and not s['run_stopped']", "not s['in_epoch']",
-                                         "v['metadata']['epoch_num'] == s['last_epoch'] + 1"],
-             "s['in_epoch'] = True; s['last_epoch'] = v['metadata']['epoch_num']"),
-        _key("epoch_stop", "OPTIONAL", ["s['in_epoch']", "v['metadata']['epoch_num'] == s['last_epoch']"],
-             "s['in_epoch'] = False"),
-        _key("eval_start", "OPTIONAL", "'epoch_num' in v['metadata'] and v['metadata']['epoch_num'] <= s['last_epoch']"),
+        _key(
+            "epoch_start",
+            "OPTIONAL",
+            [
+                "s['run_started'] and not s['run_stopped']",
+                "not s['in_epoch']",
+                "v['metadata']['epoch_num'] == s['last_epoch'] + 1",
+            ],
+            "s['in_epoch'] = True; s['last_epoch'] = v['metadata']['epoch_num']",
+        ),
+        _key(
+            "epoch_stop",
+            "OPTIONAL",
+            ["s['in_epoch']", "v['metadata']['epoch_num'] == s['last_epoch']"],
+            "s['in_epoch'] = False",
+        ),
+        _key(
+            "eval_start", "OPTIONAL", "'epoch_num' in v['metadata'] and v['metadata']['epoch_num'] <= s['last_epoch']"
+        ),
         _key("eval_stop", "OPTIONAL", "'epoch_num' in v['metadata']"),
-        _key("eval_accuracy", "OPTIONAL", ["'epoch_num' in v['metadata']", "v['metadata']['epoch_num'] <= s['last_epoch']",
-                                           "isinstance(v['value'], (int, float))", "'metrics' in v['metadata']"],
-             "s['evals'] += 1"),
-        _key("run_stop", "EXACTLY_ONE", ["s['run_started']", "'status' in v['metadata']",
-                                         f"v['metadata']['status'] in {statuses!r}",
-                                         "v['metadata']['status'] != 'success' or s['evals'] > 0"],
-             "s['run_stopped'] = True; s['status'] = v['metadata']['status']"),
+        _key(
+            "eval_accuracy",
+            "OPTIONAL",
+            [
+                "'epoch_num' in v['metadata']",
+                "v['metadata']['epoch_num'] <= s['last_epoch']",
+                "isinstance(v['value'], (int, float))",
+                "'metrics' in v['metadata']",
+            ],
+            "s['evals'] += 1",
+        ),
+        _key(
+            "run_stop",
+            "EXACTLY_ONE",
+            [
+                "s['run_started']",
+                "'status' in v['metadata']",
+                f"v['metadata']['status'] in {statuses!r}",
+                "v['metadata']['status'] != 'success' or s['evals'] > 0",
+            ],
+            "s['run_stopped'] = True; s['status'] = v['metadata']['status']",
+        ),
         {"END": {"CHECK": f"s['status'] not in {list(TRAINED_STATUSES)!r} or s['opt_seen']"}},
     ]
 
@@ -112,19 +157,32 @@ def benchmark_ruleset(bench_id: str) -> list[dict[str, Any]]:
     """The targets of one benchmark: a `success` log's last evaluation meets its profile's target."""
     cls = get_benchmark(bench_id)
     targets = {name: settings.target.to_json() for name, settings in cls.profiles.items()}
-    begin = (f"s.update({{'targets': {targets!r}, 'profile': None, 'logged_rule': None, 'override': False, "
-             f"'metrics': None}})\n" + _MET)
+    begin = (
+        f"s.update({{'targets': {targets!r}, 'profile': None, 'logged_rule': None, 'override': False, "
+        f"'metrics': None}})\n" + _MET
+    )
     return [
         {"BEGIN": {"CODE": begin}},
         _key("submission_benchmark", "EXACTLY_ONE", f"v['value'] == {bench_id!r}"),
         _key("aibench_profile", "EXACTLY_ONE", "v['value'] in s['targets']", "s['profile'] = v['value']"),
-        _key("aibench_quality_target", "EXACTLY_ONE",
-             ["v['metadata']['override'] or s['profile'] is None or v['metadata']['rule'] == s['targets'][s['profile']]"],
-             "s['logged_rule'] = v['metadata']['rule']; s['override'] = v['metadata']['override']"),
+        _key(
+            "aibench_quality_target",
+            "EXACTLY_ONE",
+            [
+                "v['metadata']['override'] or s['profile'] is None"
+                " or v['metadata']['rule'] == s['targets'][s['profile']]"
+            ],
+            "s['logged_rule'] = v['metadata']['rule']; s['override'] = v['metadata']['override']",
+        ),
         _key("eval_accuracy", "OPTIONAL", "'metrics' in v['metadata']", "s['metrics'] = v['metadata']['metrics']"),
-        _key("run_stop", "EXACTLY_ONE",
-             ["v['metadata']['status'] != 'success' or (s['metrics'] is not None and s['met'](s['logged_rule'] "
-              "if s['override'] else s['targets'][s['profile']], s['metrics']))"]),
+        _key(
+            "run_stop",
+            "EXACTLY_ONE",
+            [
+                "v['metadata']['status'] != 'success' or (s['metrics'] is not None and s['met'](s['logged_rule'] "
+                "if s['override'] else s['targets'][s['profile']], s['metrics']))"
+            ],
+        ),
     ]
 
 
@@ -140,6 +198,8 @@ def write_rulesets(folder: Path, ids: list[str] | None = None) -> Path:
 
 
 def _dump(path: Path, records: list[dict[str, Any]], title: str) -> None:
-    header = (f"# {title}, generated by `aibench ruleset` from the benchmark registry: edit the code, not this file.\n"
-              f"# Check a log: python -m mlperf_logging.compliance_checker --config {path.parent.resolve()}/{ENTRY} LOG\n")
+    header = (
+        f"# {title}, generated by `aibench ruleset` from the benchmark registry: edit the code, not this file.\n"
+        f"# Check a log: python -m mlperf_logging.compliance_checker --config {path.parent.resolve()}/{ENTRY} LOG\n"
+    )
     path.write_text(header + yaml.safe_dump(records, sort_keys=False, width=120))

@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 # Bounds that catch typos (10**23) before a session allocates or loops on them.
 MAX_BATCH_SIZE = 1 << 20
 MAX_EPOCHS = 100_000
-MAX_SEED = 2**63 - 1   # torch.manual_seed takes a 64-bit seed
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit seed
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,12 @@ class Overrides:
     learning_rate: float | None = None
     precision: str = "fp32"
     memory_format: str = "contiguous"  # channels_last: a layout choice the rules leave to the system under test
-    epochs: int | None = None          # quasi-entire session: exactly N epochs, no early stop
+    epochs: int | None = None  # quasi-entire session: exactly N epochs, no early stop
     max_epochs: int | None = None
     eval_interval: int | None = None
     time_limit_s: float | None = None
-    target: float | None = None        # a different value for the profile's (single-metric) target
-    sync_batchnorm: bool = False       # data parallel on GPUs: BatchNorm statistics over all ranks
+    target: float | None = None  # a different value for the profile's (single-metric) target
+    sync_batchnorm: bool = False  # data parallel on GPUs: BatchNorm statistics over all ranks
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and not 1 <= self.batch_size <= MAX_BATCH_SIZE:
@@ -112,14 +112,14 @@ class SessionConfig:
     run_index: int
     session_dir: str
     data_root: str
-    data_source: str          # "embedded" or "user"
+    data_source: str  # "embedded" or "user"
     device: str
     overrides: Overrides = Overrides()
     save_weights: bool = True
     peak_file: str | None = None  # the device's matmul peak, measured by the first session and shared (JSON)
-    assets: dict[str, str] = dataclasses.field(default_factory=dict)   # evaluation assets, by name
+    assets: dict[str, str] = dataclasses.field(default_factory=dict)  # evaluation assets, by name
     backbone_weights: str | None = None
-    launch: dict[str, Any] | None = None   # torchrun's flags when the session is data-parallel (distributed.Launch)
+    launch: dict[str, Any] | None = None  # torchrun's flags when the session is data-parallel (distributed.Launch)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)

@@ -53,8 +53,12 @@ def _number(text: str) -> float | None:
 
 def _event(value: str, unit: str, pct: str | None) -> dict[str, Any]:
     status = _PERF_STATUS.get(value.strip(), "counted")
-    return {"value": _number(value) if status == "counted" else None, "unit": unit.strip(),
-            "running_pct": _number(pct) if pct else None, "status": status}
+    return {
+        "value": _number(value) if status == "counted" else None,
+        "unit": unit.strip(),
+        "running_pct": _number(pct) if pct else None,
+        "status": status,
+    }
 
 
 def _parse_csv_lines(lines: list[str]) -> dict[str, dict[str, Any]]:
@@ -131,8 +135,11 @@ def parse_perf_stat(text: str) -> dict[str, Any]:
             unavailable[metric] = f"{den} counted 0"
         else:
             derived[metric] = values[num] / values[den]
-    multiplexed = [n for n, ev in events.items()
-                   if ev["status"] == "counted" and ev["running_pct"] is not None and ev["running_pct"] < 100]
+    multiplexed = [
+        n
+        for n, ev in events.items()
+        if ev["status"] == "counted" and ev["running_pct"] is not None and ev["running_pct"] < 100
+    ]
     return {"events": events, "derived": derived, "unavailable": unavailable, "multiplexed": multiplexed}
 
 
@@ -149,11 +156,18 @@ def perf_stat_availability() -> str | None:
     except (OSError, ValueError):
         paranoid = None
     if paranoid is not None and paranoid > 2 and os.geteuid() != 0:
-        return (f"kernel.perf_event_paranoid is {paranoid} (above 2 forbids perf_event_open to unprivileged users); "
-                "run as root or `sysctl kernel.perf_event_paranoid=2`")
+        return (
+            f"kernel.perf_event_paranoid is {paranoid} (above 2 forbids perf_event_open to unprivileged users); "
+            "run as root or `sysctl kernel.perf_event_paranoid=2`"
+        )
     try:
-        out = subprocess.run(["perf", "stat", "-x,", "-e", "cycles,instructions", "--", "true"], capture_output=True,
-                             text=True, timeout=30, env=_perf_env())
+        out = subprocess.run(
+            ["perf", "stat", "-x,", "-e", "cycles,instructions", "--", "true"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=_perf_env(),
+        )
     except (OSError, subprocess.SubprocessError) as e:
         return f"perf stat could not run ({e})"
     parsed = parse_perf_stat(out.stderr)
@@ -163,8 +177,10 @@ def perf_stat_availability() -> str | None:
     bad = {n: ev["status"] for n, ev in parsed["events"].items() if ev["status"] != "counted"}
     if bad:
         statuses = sorted(set(bad.values()))
-        return (f"perf stat: hardware events {', '.join(bad)} are {' / '.join(f'<{s}>' for s in statuses)} on this "
-                "machine (typical of VMs without PMU passthrough)")
+        return (
+            f"perf stat: hardware events {', '.join(bad)} are {' / '.join(f'<{s}>' for s in statuses)} on this "
+            "machine (typical of VMs without PMU passthrough)"
+        )
     return None
 
 
@@ -255,10 +271,24 @@ NCU_METRICS: dict[str, str] = {
 # ncu's default sections print some of these metrics under display names (Occupancy.section: "Achieved Occupancy" is
 # sm__warps_active.avg.pct_of_peak_sustained_active; ComputeWorkloadAnalysis.section: "Executed Ipc Active" is
 # sm__inst_executed.avg.per_cycle_active), so a --page details report without --metrics still yields them.
-_NCU_DISPLAY = {("Occupancy", "Achieved Occupancy"): "achieved_occupancy",
-                ("Compute Workload Analysis", "Executed Ipc Active"): "ipc"}
-_NCU_ID_COLUMNS = {"ID", "Process ID", "Process Name", "Host Name", "Kernel Name", "Kernel Time", "Context", "Stream",
-                   "Block Size", "Grid Size", "Device", "CC"}
+_NCU_DISPLAY = {
+    ("Occupancy", "Achieved Occupancy"): "achieved_occupancy",
+    ("Compute Workload Analysis", "Executed Ipc Active"): "ipc",
+}
+_NCU_ID_COLUMNS = {
+    "ID",
+    "Process ID",
+    "Process Name",
+    "Host Name",
+    "Kernel Name",
+    "Kernel Time",
+    "Context",
+    "Stream",
+    "Block Size",
+    "Grid Size",
+    "Device",
+    "CC",
+}
 _CUDA_NCU = Path("/usr/local/cuda/bin/ncu")
 
 
@@ -270,18 +300,34 @@ def ncu_availability() -> str | None:
     """None if an ``ncu`` executable exists, else the reason. (Whether this user may read the GPU's performance
     counters, ERR_NVGPUCTRPERM, only shows when ncu profiles a kernel.)"""
     if _find_ncu() is None:
-        return (f"Nsight Compute (ncu) is not on PATH or at {_CUDA_NCU}; install the CUDA toolkit's nsight-compute "
-                "package")
+        return (
+            f"Nsight Compute (ncu) is not on PATH or at {_CUDA_NCU}; install the CUDA toolkit's nsight-compute package"
+        )
     return None
 
 
-def ncu_command(argv: Sequence[str], report_csv: bool = True, launch_skip: int = 0, launch_count: int = 50,
-                metrics: Sequence[str] = tuple(NCU_METRICS.values()), from_start: bool = True) -> list[str]:
+def ncu_command(
+    argv: Sequence[str],
+    report_csv: bool = True,
+    launch_skip: int = 0,
+    launch_count: int = 50,
+    metrics: Sequence[str] = tuple(NCU_METRICS.values()),
+    from_start: bool = True,
+) -> list[str]:
     """The ncu command line that profiles ``argv``: the paper's metrics for ``launch_count`` kernel launches after
     skipping ``launch_skip`` (warm-up), child processes included, printed as ``--page details`` CSV on stdout.
     ``from_start=False`` profiles only between the target's cudaProfilerStart/Stop (`CudaProfilerRange`)."""
-    cmd = [_find_ncu() or "ncu", "--metrics", ",".join(metrics), "--launch-skip", str(launch_skip),
-           "--launch-count", str(launch_count), "--target-processes", "all"]
+    cmd = [
+        _find_ncu() or "ncu",
+        "--metrics",
+        ",".join(metrics),
+        "--launch-skip",
+        str(launch_skip),
+        "--launch-count",
+        str(launch_count),
+        "--target-processes",
+        "all",
+    ]
     if not from_start:
         cmd += ["--profile-from-start", "off"]
     if report_csv:
@@ -334,8 +380,11 @@ def parse_ncu_csv(text: str) -> dict[str, Any]:
             body = body[1:]
         for row in body:
             launch = row[col["ID"]]
-            kernels[launch] = {"id": launch, "kernel": row[col["Kernel Name"]],
-                               "metrics": {h: _number(row[i]) for i, h in metric_cols if i < len(row)}}
+            kernels[launch] = {
+                "id": launch,
+                "kernel": row[col["Kernel Name"]],
+                "metrics": {h: _number(row[i]) for i, h in metric_cols if i < len(row)},
+            }
     for paper, ncu_name in NCU_METRICS.items():
         aliases.setdefault(ncu_name, paper)
 
@@ -350,18 +399,30 @@ def parse_ncu_csv(text: str) -> dict[str, Any]:
             present += bool(found)
             values += [v for v in found[:1] if v is not None]
         if values:
-            summary[paper] = {"ncu_metric": NCU_METRICS[paper], "mean": sum(values) / len(values),
-                              "launches": len(values), "units": sorted({units.get(key, "") for key in keys
-                                                                         if key in units})}
+            summary[paper] = {
+                "ncu_metric": NCU_METRICS[paper],
+                "mean": sum(values) / len(values),
+                "launches": len(values),
+                "units": sorted({units.get(key, "") for key in keys if key in units}),
+            }
         elif present:
-            unavailable[paper] = (f"n/a in all {present} profiled launches: ncu could not collect "
-                                  f"{NCU_METRICS[paper]} on this GPU or configuration")
+            unavailable[paper] = (
+                f"n/a in all {present} profiled launches: ncu could not collect "
+                f"{NCU_METRICS[paper]} on this GPU or configuration"
+            )
         else:
             unavailable[paper] = f"not in this report (profile with --metrics {NCU_METRICS[paper]})"
-    return {"layout": layout, "kernels": launches, "units": units, "summary": summary,
-            "averaging": ("unweighted mean over the profiled kernel launches that reported the metric: each launch "
-                          "counts once, whatever its duration"),
-            "unavailable": unavailable}
+    return {
+        "layout": layout,
+        "kernels": launches,
+        "units": units,
+        "summary": summary,
+        "averaging": (
+            "unweighted mean over the profiled kernel launches that reported the metric: each launch "
+            "counts once, whatever its duration"
+        ),
+        "unavailable": unavailable,
+    }
 
 
 class CudaProfilerRange:

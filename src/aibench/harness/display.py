@@ -42,7 +42,9 @@ def _fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 def describe_progress(event: dict[str, Any], metric: str | None) -> str:
@@ -95,8 +97,10 @@ class PlainDisplay:
     def event(self, event: dict[str, Any]) -> None:
         if event.get("type") == "eval":
             self.metric = event.get("metric")
-            self._print(f"[{self.label}] epoch {event['epoch']}: {self.metric} = {event['value']:.4f} "
-                        f"(elapsed {_fmt_s(event['elapsed_s'])})")
+            self._print(
+                f"[{self.label}] epoch {event['epoch']}: {self.metric} = {event['value']:.4f} "
+                f"(elapsed {_fmt_s(event['elapsed_s'])})"
+            )
         elif event.get("type") == "progress" and time.monotonic() - self._last >= self.interval_s:
             self._last = time.monotonic()
             self._print(f"[{self.label}] {describe_progress(event, self.metric)}")
@@ -104,8 +108,10 @@ class PlainDisplay:
     def session_finished(self, result: dict[str, Any]) -> None:
         m = result["metrics"]
         ttq = f", time to quality {m['time_to_quality_s']:.1f} s" if m.get("time_to_quality_s") else ""
-        self._print(f"[{self.label}] {result['status']}{ttq}" + (f": {result['error'].splitlines()[0]}"
-                                                                  if result.get("error") else ""))
+        self._print(
+            f"[{self.label}] {result['status']}{ttq}"
+            + (f": {result['error'].splitlines()[0]}" if result.get("error") else "")
+        )
 
     def close(self) -> None:
         pass

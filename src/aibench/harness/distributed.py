@@ -38,8 +38,8 @@ class Launch:
     nproc_per_node: int = 1
     nnodes: int = 1
     node_rank: int = 0
-    rdzv_endpoint: str | None = None      # host:port of the c10d rendezvous (multi-node)
-    master_addr: str | None = None        # static rendezvous (multi-node), with master_port
+    rdzv_endpoint: str | None = None  # host:port of the c10d rendezvous (multi-node)
+    master_addr: str | None = None  # static rendezvous (multi-node), with master_port
     master_port: int | None = None
 
     def __post_init__(self) -> None:
@@ -48,8 +48,10 @@ class Launch:
         if not 0 <= self.node_rank < self.nnodes:
             raise LaunchError(f"--node-rank must be in 0..{self.nnodes - 1}, got {self.node_rank}")
         if self.nnodes > 1 and not (self.rdzv_endpoint or self.master_addr):
-            raise LaunchError("several nodes need a meeting point: --rdzv-endpoint HOST:PORT (or --master-addr "
-                              "with --master-port), the same on every node")
+            raise LaunchError(
+                "several nodes need a meeting point: --rdzv-endpoint HOST:PORT (or --master-addr "
+                "with --master-port), the same on every node"
+            )
         if self.rdzv_endpoint and self.master_addr:
             raise LaunchError("give --rdzv-endpoint or --master-addr/--master-port, not both")
         if self.rdzv_endpoint and not re.fullmatch(r"[^:\s]+:\d+", self.rdzv_endpoint):
@@ -65,19 +67,40 @@ class Launch:
 
     def torchrun_command(self, worker_args: list[str], run_id: str) -> list[str]:
         """`python -m torch.distributed.run ... -m aibench.harness.worker ARGS` for one session."""
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={self.nproc_per_node}",
-               f"--nnodes={self.nnodes}", "--max-restarts=0", "--monitor-interval=1"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc-per-node={self.nproc_per_node}",
+            f"--nnodes={self.nnodes}",
+            "--max-restarts=0",
+            "--monitor-interval=1",
+        ]
         if self.nnodes == 1 and not (self.rdzv_endpoint or self.master_addr):
-            cmd.append("--standalone")           # a local rendezvous on a free port
+            cmd.append("--standalone")  # a local rendezvous on a free port
         elif self.rdzv_endpoint:
-            cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={self.rdzv_endpoint}", f"--rdzv-id={run_id}",
-                    f"--node-rank={self.node_rank}"]
+            cmd += [
+                "--rdzv-backend=c10d",
+                f"--rdzv-endpoint={self.rdzv_endpoint}",
+                f"--rdzv-id={run_id}",
+                f"--node-rank={self.node_rank}",
+            ]
         else:
-            cmd += [f"--node-rank={self.node_rank}", f"--master-addr={self.master_addr}",
-                    f"--master-port={self.master_port or 29500}"]
+            cmd += [
+                f"--node-rank={self.node_rank}",
+                f"--master-addr={self.master_addr}",
+                f"--master-port={self.master_port or 29500}",
+            ]
         # torchrun runs under parent_watch, so it ends (and ends its ranks) when `aibench run` dies
-        return [sys.executable, "-m", "aibench.harness.parent_watch", *cmd, "-m", "aibench.harness.worker",
-                *worker_args]
+        return [
+            sys.executable,
+            "-m",
+            "aibench.harness.parent_watch",
+            *cmd,
+            "-m",
+            "aibench.harness.worker",
+            *worker_args,
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -154,8 +177,11 @@ def failure_path(session_dir: Path, rank: int) -> Path:
     return session_dir / RANK_FAILURE.format(rank=rank)
 
 
-_ROOT_CAUSE = re.compile(r"Root Cause \(first observed failure\):.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)"
-                         r".*?traceback\s*:\s*([^\n]*)", re.S)
+_ROOT_CAUSE = re.compile(
+    r"Root Cause \(first observed failure\):.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)"
+    r".*?traceback\s*:\s*([^\n]*)",
+    re.S,
+)
 
 
 def torchrun_root_cause(text: str) -> str | None:

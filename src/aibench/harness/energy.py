@@ -73,6 +73,7 @@ def energy_between(start: EnergySample, end: EnergySample) -> dict[str, float]:
 
 # --- RAPL ------------------------------------------------------------------------------------------------------------
 
+
 def _read_uj(path: Path) -> int:
     return int(path.read_text().strip())
 
@@ -146,8 +147,9 @@ def _open_rapl(powercap_root: Path, poll_interval_s: float) -> tuple[_RaplMeter 
             zones[(int(m[1]), None if m[2] is None else int(m[2]))] = p
     packages = sorted(k[0] for k in zones if k[1] is None)
     if not packages:
-        return None, (f"no RAPL package zones (intel-rapl:N) under {powercap_root}; "
-                      "the CPU or kernel does not expose RAPL")
+        return None, (
+            f"no RAPL package zones (intel-rapl:N) under {powercap_root}; the CPU or kernel does not expose RAPL"
+        )
     counters: dict[str, _RaplCounter] = {}
     for (pkg, sub), path in sorted(zones.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])):
         try:
@@ -163,8 +165,10 @@ def _open_rapl(powercap_root: Path, poll_interval_s: float) -> tuple[_RaplMeter 
         try:
             counters[domain] = _RaplCounter(energy, _read_uj(path / "max_energy_range_uj"), _read_uj(energy))
         except PermissionError:
-            return None, ("RAPL energy_uj is not readable (permission denied); run as root or "
-                          f"`chmod a+r {powercap_root}/intel-rapl:*/energy_uj`")
+            return None, (
+                "RAPL energy_uj is not readable (permission denied); run as root or "
+                f"`chmod a+r {powercap_root}/intel-rapl:*/energy_uj`"
+            )
         except (OSError, ValueError) as e:
             return None, f"RAPL zone {path.name} cannot be read ({e})"
     if not counters:
@@ -173,6 +177,7 @@ def _open_rapl(powercap_root: Path, poll_interval_s: float) -> tuple[_RaplMeter 
 
 
 # --- NVML ------------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _NvmlMeter(EnergyMeter):
@@ -220,12 +225,15 @@ def _open_nvml(index: int, nvml: Any | None) -> tuple[_NvmlMeter | None, str | N
         start = nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
     except nvml.NVMLError as e:
         nvml.nvmlShutdown()
-        return None, (f"GPU {index}: NVML total energy counter unsupported ({e}); it needs a Volta or newer GPU. "
-                      "Power samples are not integrated into an energy figure instead.")
+        return None, (
+            f"GPU {index}: NVML total energy counter unsupported ({e}); it needs a Volta or newer GPU. "
+            "Power samples are not integrated into an energy figure instead."
+        )
     return _NvmlMeter(nvml, handle, index, start), None
 
 
 # --- combined --------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _CombinedMeter(EnergyMeter):
@@ -247,8 +255,13 @@ class _CombinedMeter(EnergyMeter):
             p.close()
 
 
-def open_energy_meter(device: Any, *, powercap_root: Path = Path("/sys/class/powercap"), nvml: Any | None = None,
-                      poll_interval_s: float = DEFAULT_POLL_INTERVAL_S) -> tuple[EnergyMeter | None, str | None]:
+def open_energy_meter(
+    device: Any,
+    *,
+    powercap_root: Path = Path("/sys/class/powercap"),
+    nvml: Any | None = None,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+) -> tuple[EnergyMeter | None, str | None]:
     """(meter, None) when something can be measured, else (None, reason).
 
     ``device`` is a ``torch.device`` or its string. For a cuda device: NVML energy of that GPU

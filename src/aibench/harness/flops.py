@@ -28,8 +28,10 @@ def _count(fn: Any) -> tuple[int, dict[str, int]]:
     with counter:
         fn()
     # Counts are keyed by module; "Global" holds the whole computation.
-    by_op = {str(op).removeprefix("aten.").split(".")[0]: int(n)
-             for op, n in counter.get_flop_counts().get("Global", {}).items()}
+    by_op = {
+        str(op).removeprefix("aten.").split(".")[0]: int(n)
+        for op, n in counter.get_flop_counts().get("Global", {}).items()
+    }
     return int(counter.get_total_flops()), by_op
 
 

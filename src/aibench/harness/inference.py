@@ -63,21 +63,25 @@ SINGLE_STREAM_MIN_QUERIES = 64
 SERVER_MIN_QUERIES = 459
 
 DEFAULT_MIN_DURATION_S = 10.0
-MIN_MAX_DURATION_S = 120.0           # LoadGen stops a scenario after max(this, 6 x min duration)
+MIN_MAX_DURATION_S = 120.0  # LoadGen stops a scenario after max(this, 6 x min duration)
 # Default Server target: this fraction of the Offline throughput. Not 50%: on the 2-core reference CPU, C1 (small)
 # at 50% of Offline saturated the SUT (Server's batches of ~10 cost ~12 ms a sample, Offline's full batches ~6) and
 # was INVALID (p99 over the bound); at 30% it was VALID with batches of ~2 and p99 well inside the bound.
 SERVER_LOAD_FRACTION = 0.3
-LATENCY_BOUND_SS_FACTOR = 4.0        # default Server bound: >= this x the SingleStream p99 ...
-LATENCY_BOUND_BATCH_FACTOR = 2.0     # ... and >= this x the time of one full batch (wait for one, then run own)
-OFFLINE_QPS_MARGIN = 1.5             # Offline expected QPS = this x the warm-up throughput (see _scenario_settings)
-MIN_EXPECTED_LATENCY_S = 50e-6       # floor of the derived SingleStream expected latency (query pre-generation)
+LATENCY_BOUND_SS_FACTOR = 4.0  # default Server bound: >= this x the SingleStream p99 ...
+LATENCY_BOUND_BATCH_FACTOR = 2.0  # ... and >= this x the time of one full batch (wait for one, then run own)
+OFFLINE_QPS_MARGIN = 1.5  # Offline expected QPS = this x the warm-up throughput (see _scenario_settings)
+MIN_EXPECTED_LATENCY_S = 50e-6  # floor of the derived SingleStream expected latency (query pre-generation)
 CALIBRATION_BUDGET_S = 5.0
-ERROR_DRAIN_DELAY_S = 0.01           # after an infer() error, answer later queries empty, after this pause
+ERROR_DRAIN_DELAY_S = 0.01  # after an infer() error, answer later queries empty, after this pause
 DEFAULT_PERFORMANCE_SAMPLE_COUNT = 1024
 
-LOG_FILES = {"summary": "mlperf_log_summary.txt", "detail": "mlperf_log_detail.txt",
-             "accuracy": "mlperf_log_accuracy.json", "trace": "mlperf_log_trace.json"}
+LOG_FILES = {
+    "summary": "mlperf_log_summary.txt",
+    "detail": "mlperf_log_detail.txt",
+    "accuracy": "mlperf_log_accuracy.json",
+    "trace": "mlperf_log_trace.json",
+}
 
 
 class CheckpointError(ConfigError):
@@ -85,9 +89,11 @@ class CheckpointError(ConfigError):
 
 
 def _how_to_get_weights(bench_id: str, profile: str) -> str:
-    return (f"`aibench run {bench_id} --profile {profile}` saves weights.pt in its session folder "
-            f"(results/<time>/{bench_id}/run-1/weights.pt); pass it with --checkpoint PATH/weights.pt, "
-            f"or pass that results folder with --results DIR")
+    return (
+        f"`aibench run {bench_id} --profile {profile}` saves weights.pt in its session folder "
+        f"(results/<time>/{bench_id}/run-1/weights.pt); pass it with --checkpoint PATH/weights.pt, "
+        f"or pass that results folder with --results DIR"
+    )
 
 
 def _loadgen() -> Any:
@@ -116,26 +122,26 @@ class InferenceConfig:
     scenario's `settings`.
     """
 
-    benchmark: str                              # id, short id or name
-    data_root: Path                             # prepared (embedded data generated, or a checked --data-root)
-    out_dir: Path                               # results folder of this run; LoadGen logs in out_dir/<scenario>/
+    benchmark: str  # id, short id or name
+    data_root: Path  # prepared (embedded data generated, or a checked --data-root)
+    out_dir: Path  # results folder of this run; LoadGen logs in out_dir/<scenario>/
     profile: str = "small"
     device: str = "cpu"
     precision: str = "fp32"
     seed: int = 0
-    scenarios: tuple[str, ...] | None = None    # default: all four with weights, the three performance ones without
-    checkpoint: Path | None = None              # weights.pt of a training session; None = freshly initialized
-    min_duration_s: float = DEFAULT_MIN_DURATION_S   # per performance scenario
-    min_query_count: int | None = None          # default: SINGLE_STREAM_MIN_QUERIES / SERVER_MIN_QUERIES / 1 (Offline)
-    max_duration_s: float | None = None         # default: max(MIN_MAX_DURATION_S, 6 x min_duration_s)
-    target_qps: float | None = None             # Server; default SERVER_LOAD_FRACTION x Offline samples/s
-    latency_bound_ms: float | None = None       # Server p99 bound; default from SingleStream p99 and batch time
-    offline_expected_qps: float | None = None   # default OFFLINE_QPS_MARGIN x warm-up throughput
+    scenarios: tuple[str, ...] | None = None  # default: all four with weights, the three performance ones without
+    checkpoint: Path | None = None  # weights.pt of a training session; None = freshly initialized
+    min_duration_s: float = DEFAULT_MIN_DURATION_S  # per performance scenario
+    min_query_count: int | None = None  # default: SINGLE_STREAM_MIN_QUERIES / SERVER_MIN_QUERIES / 1 (Offline)
+    max_duration_s: float | None = None  # default: max(MIN_MAX_DURATION_S, 6 x min_duration_s)
+    target_qps: float | None = None  # Server; default SERVER_LOAD_FRACTION x Offline samples/s
+    latency_bound_ms: float | None = None  # Server p99 bound; default from SingleStream p99 and batch time
+    offline_expected_qps: float | None = None  # default OFFLINE_QPS_MARGIN x warm-up throughput
     single_stream_expected_latency_ms: float | None = None  # default half the warm-up latency
-    max_batch: int | None = None                # default bench.inference_batch_size()
+    max_batch: int | None = None  # default bench.inference_batch_size()
     performance_sample_count: int = DEFAULT_PERFORMANCE_SAMPLE_COUNT  # QSL samples held loaded at once
-    trace: bool = True                          # keep LoadGen's mlperf_log_trace.json
-    assets: dict[str, Path] | None = None       # evaluation assets, built off the clock by the caller
+    trace: bool = True  # keep LoadGen's mlperf_log_trace.json
+    assets: dict[str, Path] | None = None  # evaluation assets, built off the clock by the caller
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -144,12 +150,17 @@ class InferenceConfig:
         if self.scenarios is not None:
             unknown = [s for s in self.scenarios if s not in SCENARIOS]
             if unknown or not self.scenarios:
-                raise ConfigError(f"unknown scenario {', '.join(unknown) or '(none given)'}; "
-                                  f"valid scenarios: {', '.join(SCENARIOS)}")
-        positive = {"min_duration_s": self.min_duration_s, "max_duration_s": self.max_duration_s,
-                    "target_qps": self.target_qps, "latency_bound_ms": self.latency_bound_ms,
-                    "offline_expected_qps": self.offline_expected_qps,
-                    "single_stream_expected_latency_ms": self.single_stream_expected_latency_ms}
+                raise ConfigError(
+                    f"unknown scenario {', '.join(unknown) or '(none given)'}; valid scenarios: {', '.join(SCENARIOS)}"
+                )
+        positive = {
+            "min_duration_s": self.min_duration_s,
+            "max_duration_s": self.max_duration_s,
+            "target_qps": self.target_qps,
+            "latency_bound_ms": self.latency_bound_ms,
+            "offline_expected_qps": self.offline_expected_qps,
+            "single_stream_expected_latency_ms": self.single_stream_expected_latency_ms,
+        }
         for name, value in positive.items():
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name} must be a positive number, got {value}")
@@ -158,14 +169,16 @@ class InferenceConfig:
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         if self.max_duration_s is not None and self.max_duration_s < self.min_duration_s:
-            raise ConfigError(f"max_duration_s ({self.max_duration_s:g}) is below min_duration_s "
-                              f"({self.min_duration_s:g})")
+            raise ConfigError(
+                f"max_duration_s ({self.max_duration_s:g}) is below min_duration_s ({self.min_duration_s:g})"
+            )
         if "AccuracyOnly" in self.resolved_scenarios() and self.checkpoint is None:
             bench_id = _safe_id(self.benchmark)
             raise CheckpointError(
                 f"AccuracyOnly measures the quality of trained weights and none were given: "
                 f"{_how_to_get_weights(bench_id, self.profile)}. Without weights run only the performance "
-                f"scenarios ({', '.join(PERFORMANCE_SCENARIOS)}).")
+                f"scenarios ({', '.join(PERFORMANCE_SCENARIOS)})."
+            )
 
     def resolved_scenarios(self) -> tuple[str, ...]:
         """The scenarios to run, in the order they run (each may use what the earlier ones measured)."""
@@ -192,7 +205,7 @@ def find_checkpoint(results_dir: Path, benchmark_id: str, profile: str | None = 
         raise CheckpointError(f"--results {results_dir} is not a directory; {how}")
     found: list[tuple[str, float, Path]] = []
     rejected: list[str] = []
-    unsuccessful: list[Path] = []   # weights of sessions that did not reach their target
+    unsuccessful: list[Path] = []  # weights of sessions that did not reach their target
     for result_path in sorted(results_dir.glob("**/result.json")):
         try:
             result = read_result(result_path)
@@ -217,19 +230,29 @@ def find_checkpoint(results_dir: Path, benchmark_id: str, profile: str | None = 
     if not found:
         scope = f"{bench_id}" + (f" at profile {profile}" if profile else "")
         seen = f"; sessions of {bench_id} seen but not usable: {', '.join(rejected)}" if rejected else ""
-        other = (f" To use the weights of a session that did not reach its target, pass them explicitly: "
-                 f"--checkpoint {unsuccessful[-1]}." if unsuccessful else "")
-        raise CheckpointError(f"no successful session of {scope} with saved weights under {results_dir} "
-                              f"(searched {results_dir}/**/result.json){seen}. {how}.{other}")
+        other = (
+            f" To use the weights of a session that did not reach its target, pass them explicitly: "
+            f"--checkpoint {unsuccessful[-1]}."
+            if unsuccessful
+            else ""
+        )
+        raise CheckpointError(
+            f"no successful session of {scope} with saved weights under {results_dir} "
+            f"(searched {results_dir}/**/result.json){seen}. {how}.{other}"
+        )
     return max(found)[2]
 
 
 def _weights_info(cfg: InferenceConfig, bench_id: str) -> dict[str, Any]:
     """What the run's weights are; checks a checkpoint against the session that wrote it, if that is beside it."""
     if cfg.checkpoint is None:
-        return {"trained": False, "checkpoint": None, "session": None,
-                "note": "freshly initialized (seeded) weights: latency and throughput are representative, "
-                        "quality is not claimed"}
+        return {
+            "trained": False,
+            "checkpoint": None,
+            "session": None,
+            "note": "freshly initialized (seeded) weights: latency and throughput are representative, "
+            "quality is not claimed",
+        }
     path = Path(cfg.checkpoint)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; {_how_to_get_weights(bench_id, cfg.profile)}")
@@ -244,15 +267,19 @@ def _weights_info(cfg: InferenceConfig, bench_id: str) -> dict[str, Any]:
             info["session"] = str(session)
             trained_id = (result.get("benchmark") or {}).get("id")
             if trained_id and trained_id != bench_id:
-                raise CheckpointError(f"checkpoint {path} holds {trained_id} weights (per {session}), "
-                                      f"not {bench_id}")
+                raise CheckpointError(f"checkpoint {path} holds {trained_id} weights (per {session}), not {bench_id}")
             trained_profile = result.get("profile")
             if trained_profile and trained_profile != cfg.profile:
-                raise CheckpointError(f"checkpoint {path} was trained at profile {trained_profile} (per {session}); "
-                                      f"run inference with --profile {trained_profile}")
+                raise CheckpointError(
+                    f"checkpoint {path} was trained at profile {trained_profile} (per {session}); "
+                    f"run inference with --profile {trained_profile}"
+                )
             metrics = result.get("metrics") or {}
-            info.update(session_status=result.get("status"), session_seed=result.get("seed"),
-                        session_final_quality=metrics.get("final_quality"))
+            info.update(
+                session_status=result.get("status"),
+                session_seed=result.get("seed"),
+                session_final_quality=metrics.get("final_quality"),
+            )
     return info
 
 
@@ -298,8 +325,8 @@ class QueueSUT:
         self.max_batch = max(1, int(max_batch))
         self.error: str | None = None
         self.calls = 0
-        self.samples = 0                 # samples answered with outputs
-        self.failed_samples = 0          # samples answered empty after an error
+        self.samples = 0  # samples answered with outputs
+        self.failed_samples = 0  # samples answered empty after an error
         self.largest_batch = 0
         self.infer_s = 0.0
         self._pending: deque[tuple[int, int]] = deque()
@@ -341,10 +368,15 @@ class QueueSUT:
         done.wait()
 
     def stats(self) -> dict[str, Any]:
-        return {"infer_calls": self.calls, "samples": self.samples, "failed_samples": self.failed_samples,
-                "mean_batch": self.samples / self.calls if self.calls else None,
-                "max_batch_seen": self.largest_batch, "max_batch": self.max_batch,
-                "infer_time_s": self.infer_s}
+        return {
+            "infer_calls": self.calls,
+            "samples": self.samples,
+            "failed_samples": self.failed_samples,
+            "mean_batch": self.samples / self.calls if self.calls else None,
+            "max_batch_seen": self.largest_batch,
+            "max_batch": self.max_batch,
+            "infer_time_s": self.infer_s,
+        }
 
     def work(self) -> None:
         """Serve queries and tasks on this thread until `stop()` and nothing is left."""
@@ -413,7 +445,7 @@ class QueueSUT:
 # -- LoadGen's logs -----------------------------------------------------------------------------------------------
 @dataclass
 class DetailLog:
-    values: dict[str, Any] = field(default_factory=dict)   # key -> value (the last one, for a repeated key)
+    values: dict[str, Any] = field(default_factory=dict)  # key -> value (the last one, for a repeated key)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -426,7 +458,7 @@ def parse_detail_log(path: Path) -> DetailLog:
         if start < 0:
             continue
         try:
-            entry = json.loads(line[start + len(":::MLLOG"):])
+            entry = json.loads(line[start + len(":::MLLOG") :])
         except json.JSONDecodeError:
             continue
         key, value = entry.get("key"), entry.get("value")
@@ -443,8 +475,8 @@ def parse_detail_log(path: Path) -> DetailLog:
 
 @dataclass
 class SummaryLog:
-    fields: dict[str, str] = field(default_factory=dict)           # "Result is" -> "VALID", ...
-    sections: dict[str, list[str]] = field(default_factory=dict)   # "Recommendations" -> [" * ..." items]
+    fields: dict[str, str] = field(default_factory=dict)  # "Result is" -> "VALID", ...
+    sections: dict[str, list[str]] = field(default_factory=dict)  # "Recommendations" -> [" * ..." items]
 
 
 _SECTION_HEADERS = ("Recommendations", "Early Stopping Result")
@@ -467,7 +499,7 @@ def parse_summary(path: Path) -> SummaryLog:
                 section.append(line.lstrip("* ").strip())
                 continue
             if section:
-                section[-1] += " " + line       # a wrapped bullet (sections end at a blank line)
+                section[-1] += " " + line  # a wrapped bullet (sections end at a blank line)
                 continue
             section = None
         if ":" in line:
@@ -507,8 +539,11 @@ def _latencies_ms(values: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 def _throughput(scenario: str, values: Mapping[str, Any]) -> float | None:
-    key = {"SingleStream": "result_qps_with_loadgen_overhead", "Offline": "result_samples_per_second",
-           "Server": "result_completed_samples_per_sec"}[scenario]
+    key = {
+        "SingleStream": "result_qps_with_loadgen_overhead",
+        "Offline": "result_samples_per_second",
+        "Server": "result_completed_samples_per_sec",
+    }[scenario]
     value = values.get(key)
     return float(value) if isinstance(value, (int, float)) else None
 
@@ -518,9 +553,9 @@ def _throughput(scenario: str, values: Mapping[str, Any]) -> float | None:
 class Calibration:
     """Untimed warm-up, then a few timed `infer` calls: the seeds of the derived LoadGen settings."""
 
-    single_s: float        # median latency of infer on one sample
-    batch: int             # the batch timed
-    batch_s: float         # median time of infer on `batch` samples
+    single_s: float  # median latency of infer on one sample
+    batch: int  # the batch timed
+    batch_s: float  # median time of infer on `batch` samples
 
     @property
     def batch_samples_per_s(self) -> float:
@@ -569,10 +604,14 @@ def _energy_result(meter: Any, reason: str | None, start: Any, end: Any, samples
     joules = energy_between(start, end)
     total = joules.get("total")
     per = total / samples if total is not None and samples > 0 else None
-    return {"joules": joules, "samples": samples, "energy_per_inference_j": per,
-            "meter": getattr(meter, "source", type(meter).__name__),
-            "missing": dict(getattr(meter, "missing", {}) or {}),
-            "note": "meter read before and after LoadGen's test: the whole system's energy over the scenario"}
+    return {
+        "joules": joules,
+        "samples": samples,
+        "energy_per_inference_j": per,
+        "meter": getattr(meter, "source", type(meter).__name__),
+        "missing": dict(getattr(meter, "missing", {}) or {}),
+        "note": "meter read before and after LoadGen's test: the whole system's energy over the scenario",
+    }
 
 
 # -- one scenario -------------------------------------------------------------------------------------------------
@@ -592,9 +631,13 @@ class _Run:
 
 def _common_settings(cfg: InferenceConfig) -> dict[str, Any]:
     seed = cfg.seed % 2**64
-    return {"min_duration_ms": int(round(cfg.min_duration_s * 1000)),
-            "max_duration_ms": int(round(cfg.resolved_max_duration_s() * 1000)),
-            "qsl_rng_seed": seed, "sample_index_rng_seed": seed, "schedule_rng_seed": seed}
+    return {
+        "min_duration_ms": int(round(cfg.min_duration_s * 1000)),
+        "max_duration_ms": int(round(cfg.resolved_max_duration_s() * 1000)),
+        "qsl_rng_seed": seed,
+        "sample_index_rng_seed": seed,
+        "schedule_rng_seed": seed,
+    }
 
 
 def _scenario_settings(name: str, run: _Run) -> tuple[dict[str, Any], dict[str, str]]:
@@ -613,7 +656,8 @@ def _scenario_settings(name: str, run: _Run) -> tuple[dict[str, Any], dict[str, 
             values["single_stream_expected_latency_ns"] = int(max(cal.single_s / 2, MIN_EXPECTED_LATENCY_S) * 1e9)
             why["single_stream_expected_latency_ns"] = (
                 f"half the warm-up latency of one sample ({cal.single_s * 1e3:.3g} ms): LoadGen pre-generates "
-                f"queries for twice the duration at this latency, so the run cannot run out of them")
+                f"queries for twice the duration at this latency, so the run cannot run out of them"
+            )
     elif name in ("Offline", "AccuracyOnly"):
         values["min_query_count"] = cfg.min_query_count or 1
         if cfg.offline_expected_qps is not None:
@@ -624,49 +668,64 @@ def _scenario_settings(name: str, run: _Run) -> tuple[dict[str, Any], dict[str, 
             why["offline_expected_qps"] = (
                 f"{OFFLINE_QPS_MARGIN:g} x the warm-up throughput at batch {cal.batch} "
                 f"({cal.batch_samples_per_s:.4g} samples/s): Offline's single query holds 1.1 x expected QPS x "
-                f"min duration samples, and must take at least the min duration")
+                f"min duration samples, and must take at least the min duration"
+            )
         if name == "AccuracyOnly":
             why["mode"] = "AccuracyOnly in the Offline scenario: LoadGen issues every evaluation sample once"
     elif name == "Server":
         values["min_query_count"] = cfg.min_query_count or SERVER_MIN_QUERIES
         if cfg.min_query_count is None:
-            why["min_query_count"] = ("the fewest queries LoadGen's early stopping accepts for the p99 bound "
-                                      "(with no query over it)")
+            why["min_query_count"] = (
+                "the fewest queries LoadGen's early stopping accepts for the p99 bound (with no query over it)"
+            )
         offline_sps = run.measured.get("offline_samples_per_s")
         if cfg.target_qps is not None:
             values["server_target_qps"] = float(cfg.target_qps)
             why["server_target_qps"] = "given"
         elif offline_sps:
             values["server_target_qps"] = SERVER_LOAD_FRACTION * offline_sps
-            why["server_target_qps"] = (f"derived: {SERVER_LOAD_FRACTION:.0%} of the Offline throughput measured "
-                                        f"in this run ({offline_sps:.4g} samples/s)")
+            why["server_target_qps"] = (
+                f"derived: {SERVER_LOAD_FRACTION:.0%} of the Offline throughput measured "
+                f"in this run ({offline_sps:.4g} samples/s)"
+            )
         else:
             values["server_target_qps"] = SERVER_LOAD_FRACTION * cal.batch_samples_per_s
-            why["server_target_qps"] = (f"derived: {SERVER_LOAD_FRACTION:.0%} of the warm-up throughput at batch "
-                                        f"{cal.batch} ({cal.batch_samples_per_s:.4g} samples/s; no Offline "
-                                        f"throughput measured in this run)")
+            why["server_target_qps"] = (
+                f"derived: {SERVER_LOAD_FRACTION:.0%} of the warm-up throughput at batch "
+                f"{cal.batch} ({cal.batch_samples_per_s:.4g} samples/s; no Offline "
+                f"throughput measured in this run)"
+            )
         if cfg.latency_bound_ms is not None:
             values["server_target_latency_ns"] = int(cfg.latency_bound_ms * 1e6)
             why["server_target_latency_ns"] = "given"
         else:
             ss_p99 = run.measured.get("single_stream_p99_s")
-            single, single_src = ((ss_p99, "SingleStream p99 measured in this run") if ss_p99 else
-                                  (cal.single_s, "warm-up latency of one sample; no SingleStream p99 measured"))
-            batch_s, batch_src = ((run.max_batch / offline_sps, "a full batch at the Offline throughput")
-                                  if offline_sps else (cal.batch_s, "warm-up time of one full batch"))
+            single, single_src = (
+                (ss_p99, "SingleStream p99 measured in this run")
+                if ss_p99
+                else (cal.single_s, "warm-up latency of one sample; no SingleStream p99 measured")
+            )
+            batch_s, batch_src = (
+                (run.max_batch / offline_sps, "a full batch at the Offline throughput")
+                if offline_sps
+                else (cal.batch_s, "warm-up time of one full batch")
+            )
             bound = max(LATENCY_BOUND_SS_FACTOR * single, LATENCY_BOUND_BATCH_FACTOR * batch_s)
             values["server_target_latency_ns"] = int(bound * 1e9)
             why["server_target_latency_ns"] = (
                 f"derived: max({LATENCY_BOUND_SS_FACTOR:g} x {single * 1e3:.3g} ms ({single_src}), "
                 f"{LATENCY_BOUND_BATCH_FACTOR:g} x {batch_s * 1e3:.3g} ms ({batch_src}: a query may wait for "
-                f"the batch in progress, then run in its own)) = {bound * 1e3:.3g} ms")
+                f"the batch in progress, then run in its own)) = {bound * 1e3:.3g} ms"
+            )
         # A slow model at a low arrival rate needs longer than the default cap to issue the minimum number of
         # queries; stopping it at the cap would only produce an INVALID run.
         needed_s = 1.25 * values["min_query_count"] / values["server_target_qps"]
         if cfg.max_duration_s is None and needed_s * 1000 > values["max_duration_ms"]:
             values["max_duration_ms"] = int(needed_s * 1000)
-            why["max_duration_ms"] = (f"raised so that {values['min_query_count']} queries at "
-                                      f"{values['server_target_qps']:.4g} QPS fit, with 25% to spare")
+            why["max_duration_ms"] = (
+                f"raised so that {values['min_query_count']} queries at "
+                f"{values['server_target_qps']:.4g} QPS fit, with 25% to spare"
+            )
     return values, why
 
 
@@ -692,9 +751,12 @@ def _run_loadgen(run: _Run, name: str, settings: Any, log_dir: Path) -> tuple[Qu
     lg_sut = lg.ConstructSUT(sut.issue_queries, sut.flush_queries)
     # LoadGen asks for the samples a test will use before it starts timing: reading and decoding them then keeps
     # storage and decode time out of the measured latency, as MLPerf requires.
-    qsl = lg.ConstructQSL(n, min(n, run.cfg.performance_sample_count),
-                          lambda indices: sut.run_on_worker(run.bench.load_samples, list(indices)),
-                          lambda indices: sut.run_on_worker(run.bench.unload_samples, list(indices)))
+    qsl = lg.ConstructQSL(
+        n,
+        min(n, run.cfg.performance_sample_count),
+        lambda indices: sut.run_on_worker(run.bench.load_samples, list(indices)),
+        lambda indices: sut.run_on_worker(run.bench.unload_samples, list(indices)),
+    )
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
@@ -707,7 +769,7 @@ def _run_loadgen(run: _Run, name: str, settings: Any, log_dir: Path) -> tuple[Qu
     energy_error = None
     failure: list[BaseException] = []
 
-    def test() -> None:   # LoadGen's side of the test; the model is served on this (the caller's) thread
+    def test() -> None:  # LoadGen's side of the test; the model is served on this (the caller's) thread
         try:
             lg.StartTestWithLogSettings(lg_sut, qsl, settings, log_settings, audit)
         except BaseException as exc:
@@ -746,10 +808,14 @@ def _run_scenario(name: str, run: _Run) -> dict[str, Any]:
     run.say(f"{name}: running LoadGen ({', '.join(f'{k}={_fmt(v)}' for k, v in shown.items())})")
     sut, wall, e_start, e_end, e_error = _run_loadgen(run, name, settings, log_dir)
     result: dict[str, Any] = {
-        "status": "ok", "error": None,
+        "status": "ok",
+        "error": None,
         "loadgen_scenario": "Offline" if name == "AccuracyOnly" else name,
         "loadgen_mode": "AccuracyOnly" if name == "AccuracyOnly" else "PerformanceOnly",
-        "settings": values, "settings_source": why, "wall_s": wall, "batching": sut.stats(),
+        "settings": values,
+        "settings_source": why,
+        "wall_s": wall,
+        "batching": sut.stats(),
         "files": _files(log_dir, cfg.out_dir),
     }
     detail = parse_detail_log(log_dir / LOG_FILES["detail"]) if (log_dir / LOG_FILES["detail"]).is_file() else None
@@ -759,8 +825,10 @@ def _run_scenario(name: str, run: _Run) -> dict[str, Any]:
         result["loadgen_warnings"] = detail.warnings
     if sut.error is not None:
         result.update(status="error", error=f"infer() failed during {name}: {sut.error}", verdict=None)
-        result["note"] = ("the failing samples and every later one were answered empty so LoadGen could finish; "
-                          "no measurement of this scenario is claimed")
+        result["note"] = (
+            "the failing samples and every later one were answered empty so LoadGen could finish; "
+            "no measurement of this scenario is claimed"
+        )
         return result
     if detail is None or summary is None:
         result.update(status="error", error=f"LoadGen wrote no logs in {log_dir}", verdict=None)
@@ -775,8 +843,10 @@ def _run_scenario(name: str, run: _Run) -> dict[str, Any]:
     result["invalid_reasons"] = _invalid_reasons(summary, detail) if verdict != "VALID" else []
     result["latency_ms"] = _latencies_ms(vals)
     if name == "Offline":
-        result["latency_note"] = ("Offline issues one query holding every sample: these are times from that "
-                                  "query's issue to each sample's completion, not per-query latencies")
+        result["latency_note"] = (
+            "Offline issues one query holding every sample: these are times from that "
+            "query's issue to each sample's completion, not per-query latencies"
+        )
     result["samples_per_s"] = _throughput(name, vals)
     result["queries"] = vals.get("result_query_count")
     result["samples"] = sut.samples
@@ -815,8 +885,11 @@ def _accuracy(run: _Run, log_dir: Path) -> dict[str, Any]:
     n = bench.eval_samples()
     out: dict[str, Any] = {"samples_seen": len(outputs), "eval_samples": n, "duplicates": duplicates}
     if len(outputs) != n or set(outputs) != set(range(n)):
-        out.update(status="error", verdict=None,
-                   error=f"LoadGen's accuracy log holds {len(outputs)} distinct samples, expected {n}")
+        out.update(
+            status="error",
+            verdict=None,
+            error=f"LoadGen's accuracy log holds {len(outputs)} distinct samples, expected {n}",
+        )
         return out
     quality = {k: float(v) for k, v in bench.score(outputs).items()}
     if cls.quality_metric not in quality:
@@ -824,9 +897,15 @@ def _accuracy(run: _Run, log_dir: Path) -> dict[str, Any]:
         return out
     value = quality[cls.quality_metric]
     target = bench.settings.target
-    out.update(verdict="SCORED", quality=quality, quality_metric=cls.quality_metric, quality_value=value,
-               target=target.describe(), meets_target=target.met(quality),
-               energy={"unavailable": "not measured in accuracy mode"})
+    out.update(
+        verdict="SCORED",
+        quality=quality,
+        quality_metric=cls.quality_metric,
+        quality_value=value,
+        target=target.describe(),
+        meets_target=target.met(quality),
+        energy={"unavailable": "not measured in accuracy mode"},
+    )
     return out
 
 
@@ -835,8 +914,9 @@ def _fmt(value: Any) -> str:
 
 
 # -- the run ------------------------------------------------------------------------------------------------------
-def run_inference(cfg: InferenceConfig, emit: Emit | None = None,
-                  energy_meter_factory: MeterFactory | None = None) -> dict[str, Any]:
+def run_inference(
+    cfg: InferenceConfig, emit: Emit | None = None, energy_meter_factory: MeterFactory | None = None
+) -> dict[str, Any]:
     """Build the benchmark, load weights, run each scenario through LoadGen; returns the result (not written)."""
     say = emit or (lambda text: None)
     _loadgen()
@@ -854,8 +934,15 @@ def run_inference(cfg: InferenceConfig, emit: Emit | None = None,
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
 
     seed_everything(cfg.seed)
-    ctx = BenchmarkContext(profile=cfg.profile, settings=cls.profiles[cfg.profile], data_root=Path(cfg.data_root),
-                           device=device, precision=cfg.precision, seed=cfg.seed, assets=cfg.assets or {})
+    ctx = BenchmarkContext(
+        profile=cfg.profile,
+        settings=cls.profiles[cfg.profile],
+        data_root=Path(cfg.data_root),
+        device=device,
+        precision=cfg.precision,
+        seed=cfg.seed,
+        assets=cfg.assets or {},
+    )
     bench = cls(ctx)
     say(f"{info.id}: building the model and reading the evaluation data")
     bench.build()
@@ -878,17 +965,27 @@ def run_inference(cfg: InferenceConfig, emit: Emit | None = None,
     if not weights["trained"]:
         unavailable["quality"] = "freshly initialized weights: no quality is claimed (pass --checkpoint/--results)"
 
-    run = _Run(cfg=cfg, bench=bench, max_batch=max_batch, calibration=calibration, meter=meter,
-               meter_reason=meter_reason, say=say)
+    run = _Run(
+        cfg=cfg,
+        bench=bench,
+        max_batch=max_batch,
+        calibration=calibration,
+        meter=meter,
+        meter_reason=meter_reason,
+        say=say,
+    )
     results: dict[str, Any] = {}
     try:
         for name in scenarios:
             try:
                 results[name] = _run_scenario(name, run)
             except Exception as exc:
-                results[name] = {"status": "error", "verdict": None,
-                                 "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
-                                 "files": _files(cfg.out_dir / name, cfg.out_dir)}
+                results[name] = {
+                    "status": "error",
+                    "verdict": None,
+                    "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+                    "files": _files(cfg.out_dir / name, cfg.out_dir),
+                }
             say(f"{name}: {_one_line(name, results[name])}")
     finally:
         if meter is not None:
@@ -900,10 +997,17 @@ def run_inference(cfg: InferenceConfig, emit: Emit | None = None,
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "kind": "inference",
-        "benchmark": {"id": info.id, "task": info.task, "model": info.model, "dataset": info.dataset,
-                      "metric": info.metric, "quality_metric": cls.quality_metric,
-                      "higher_is_better": cls.higher_is_better, "target": bench.settings.target.describe(),
-                      "paper_target": info.paper_target},
+        "benchmark": {
+            "id": info.id,
+            "task": info.task,
+            "model": info.model,
+            "dataset": info.dataset,
+            "metric": info.metric,
+            "quality_metric": cls.quality_metric,
+            "higher_is_better": cls.higher_is_better,
+            "target": bench.settings.target.describe(),
+            "paper_target": info.paper_target,
+        },
         "profile": cfg.profile,
         "device": str(device),
         "precision": cfg.precision,
@@ -951,18 +1055,32 @@ def print_inference(result: Mapping[str, Any], console: Any = None) -> None:
     bench = result["benchmark"]
     weights = result["weights"]
     status = weights.get("session_status")
-    trained = ("UNTRAINED weights (no quality claimed)" if not weights["trained"] else
-               "weights from checkpoint" + (f" (session {status})" if status else ""))
-    table = Table(title=f"AIBench inference: {bench['id']} | profile {result['profile']} | {result['device']} "
-                        f"| {result['precision']} | {trained}")
-    for col in ("scenario", "verdict", "p50 (ms)", "p90 (ms)", "p99 (ms)", "samples/s", "quality",
-                "energy/inference (J)", "settings"):
+    trained = (
+        "UNTRAINED weights (no quality claimed)"
+        if not weights["trained"]
+        else "weights from checkpoint" + (f" (session {status})" if status else "")
+    )
+    table = Table(
+        title=f"AIBench inference: {bench['id']} | profile {result['profile']} | {result['device']} "
+        f"| {result['precision']} | {trained}"
+    )
+    for col in (
+        "scenario",
+        "verdict",
+        "p50 (ms)",
+        "p90 (ms)",
+        "p99 (ms)",
+        "samples/s",
+        "quality",
+        "energy/inference (J)",
+        "settings",
+    ):
         table.add_column(col, justify="left" if col in ("scenario", "verdict", "quality", "settings") else "right")
     notes: list[str] = []
     for name, r in result["scenarios"].items():
         lat = r.get("latency_ms") or {}
         show_lat = name in ("SingleStream", "Server")
-        quality = (f"{r['quality_metric']} {r['quality_value']:.4f}" if r.get("quality_value") is not None else "")
+        quality = f"{r['quality_metric']} {r['quality_value']:.4f}" if r.get("quality_value") is not None else ""
         energy = r.get("energy") or {}
         per = energy.get("energy_per_inference_j")
         settings = ""
@@ -971,10 +1089,17 @@ def print_inference(result: Mapping[str, Any], console: Any = None) -> None:
         elif name == "AccuracyOnly" and r.get("status") == "ok":
             settings = f"{r['samples_seen']} samples, target {r['target']}"
         verdict = r.get("verdict") if r.get("status") == "ok" else "ERROR"
-        table.add_row(name, str(verdict), _cell(lat.get("p50") if show_lat else None),
-                      _cell(lat.get("p90") if show_lat else None), _cell(lat.get("p99") if show_lat else None),
-                      _cell(r.get("samples_per_s"), ".4g"), quality,
-                      _cell(per, ".4g") if per is not None else ("n/a" if name != "AccuracyOnly" else ""), settings)
+        table.add_row(
+            name,
+            str(verdict),
+            _cell(lat.get("p50") if show_lat else None),
+            _cell(lat.get("p90") if show_lat else None),
+            _cell(lat.get("p99") if show_lat else None),
+            _cell(r.get("samples_per_s"), ".4g"),
+            quality,
+            _cell(per, ".4g") if per is not None else ("n/a" if name != "AccuracyOnly" else ""),
+            settings,
+        )
         if r.get("status") != "ok":
             notes.append(f"{name}: {str(r.get('error') or '').splitlines()[0] if r.get('error') else 'failed'}")
         elif r.get("invalid_reasons"):

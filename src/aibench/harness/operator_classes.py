@@ -46,8 +46,20 @@ RUNTIME = "device runtime & sync"
 OTHER = "other"
 
 # Display order of the classes (results list them by time; this order breaks ties and documents the set).
-CLASSES: tuple[str, ...] = (CONVOLUTION, MATMUL, ELEMENTWISE, NORMALIZATION, POOLING, DATA_MOVEMENT, SORT_SELECT,
-                            REDUCTION, OPTIMIZER, DATA_LOADING, RUNTIME, OTHER)
+CLASSES: tuple[str, ...] = (
+    CONVOLUTION,
+    MATMUL,
+    ELEMENTWISE,
+    NORMALIZATION,
+    POOLING,
+    DATA_MOVEMENT,
+    SORT_SELECT,
+    REDUCTION,
+    OPTIMIZER,
+    DATA_LOADING,
+    RUNTIME,
+    OTHER,
+)
 
 CLASS_HELP: dict[str, str] = {
     CONVOLUTION: "convolutions, forward and backward (incl. their scratch allocations)",
@@ -67,17 +79,20 @@ CLASS_HELP: dict[str, str] = {
 # ---------------------------------------------------------------------------------------------------------------
 # Ranges and nodes that are not operators: excluded from operator rankings (their self time still counts, in
 # `attribute`, so that class shares add up to the whole profiled time).
-WRAPPER_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in (
-    r"^aibench\.",                          # the harness's own record_function ranges
-    r"^ProfilerStep#",
-    r"^autograd::engine::",                 # autograd::engine::evaluate_function: XBackward0
-    r"^Optimizer\.",                        # Optimizer.step#SGD.step, Optimizer.zero_grad#SGD.zero_grad
-    r"^enumerate\(DataLoader\)",            # enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__
-    r"^torch::autograd::",                  # torch::autograd::AccumulateGrad (an autograd node)
-    r"^[A-Za-z0-9_]*Backward\d*$",          # autograd nodes: ConvolutionBackward0, NativeBatchNormBackward0
-    r"^GeneratedBackwardFor_",              # autograd nodes of custom ops (torchvision roi_align)
-    r"^##.*##$",                            # legacy user scopes
-))
+WRAPPER_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p)
+    for p in (
+        r"^aibench\.",  # the harness's own record_function ranges
+        r"^ProfilerStep#",
+        r"^autograd::engine::",  # autograd::engine::evaluate_function: XBackward0
+        r"^Optimizer\.",  # Optimizer.step#SGD.step, Optimizer.zero_grad#SGD.zero_grad
+        r"^enumerate\(DataLoader\)",  # enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__
+        r"^torch::autograd::",  # torch::autograd::AccumulateGrad (an autograd node)
+        r"^[A-Za-z0-9_]*Backward\d*$",  # autograd nodes: ConvolutionBackward0, NativeBatchNormBackward0
+        r"^GeneratedBackwardFor_",  # autograd nodes of custom ops (torchvision roi_align)
+        r"^##.*##$",  # legacy user scopes
+    )
+)
 
 OPTIMIZER_RANGE = re.compile(r"^Optimizer\.step#")
 DATA_RANGES = re.compile(r"^aibench\.data$|^enumerate\(DataLoader\)")
@@ -93,68 +108,102 @@ def is_wrapper(name: str) -> bool:
 # `_foreach_` prefix and forward/backward suffixes removed, so one pattern covers an op, its in-place and
 # out-of-place variants and its backward: aten::native_batch_norm_backward -> native_batch_norm.
 
-_SUFFIXES = ("_backward_data", "_backward_input", "_backward_weight", "_backward", "_forward", "_with_indices",
-             "_impl_index", "_impl", "_out", "_nd", "_numpy")
+_SUFFIXES = (
+    "_backward_data",
+    "_backward_input",
+    "_backward_weight",
+    "_backward",
+    "_forward",
+    "_with_indices",
+    "_impl_index",
+    "_impl",
+    "_out",
+    "_nd",
+    "_numpy",
+)
 
 _OPS: list[tuple[str, str]] = [
     # class, regex (re.search on the normalized name; anchor with ^...$ for exact names)
     (OPTIMIZER, r"^fused_(sgd|adam|adamw|adagrad|adamax|rmsprop|nadam|radam)"),
-    (RUNTIME, r"^(cuda|cu|hip)[A-Z]\w*$"),   # matched on the raw name too, see classify_op
+    (RUNTIME, r"^(cuda|cu|hip)[A-Z]\w*$"),  # matched on the raw name too, see classify_op
     (CONVOLUTION, r"convolution|(^|_)conv(\d|_|$)|conv_tbc|conv_depthwise"),
     (NORMALIZATION, r"batch_norm|layer_norm|group_norm|instance_norm|rms_norm|weight_norm|local_response_norm"),
     (POOLING, r"pool|roi_align|roi_pool|ps_roi|upsample|grid_sampler|interpolate|pixel_(un)?shuffle|affine_grid"),
-    (MATMUL, r"^(mm|bmm|addmm|addbmm|baddbmm|addmv|mv|addr|matmul|linear|mkldnn_linear|dot|vdot|inner|outer|ger"
-             r"|einsum|tensordot|bilinear|trilinear|chain_matmul|linalg_multi_dot|addmm_activation|scaled_mm|int_mm"
-             r"|mkldnn_matmul|scaled_dot_product\w*|flash_attention\w*|efficient_attention\w*|cudnn_attention\w*)$"),
+    (
+        MATMUL,
+        r"^(mm|bmm|addmm|addbmm|baddbmm|addmv|mv|addr|matmul|linear|mkldnn_linear|dot|vdot|inner|outer|ger"
+        r"|einsum|tensordot|bilinear|trilinear|chain_matmul|linalg_multi_dot|addmm_activation|scaled_mm|int_mm"
+        r"|mkldnn_matmul|scaled_dot_product\w*|flash_attention\w*|efficient_attention\w*|cudnn_attention\w*)$",
+    ),
     (REDUCTION, r"loss|(^|_)nll|cross_entropy|kl_div|softmax|ctc"),
-    (REDUCTION, r"^(sum|nansum|mean|nanmean|prod|amax|amin|aminmax|max|min|argmax|argmin|norm|linalg_vector_norm"
-                r"|linalg_norm|frobenius_norm|nuclear_norm|std|var|std_mean|var_mean|logsumexp|cumsum|cumprod"
-                r"|cummax|cummin|logcumsumexp|all|any|count_nonzero|median|nanmedian|mode|sum_to_size|trace"
-                r"|dist|cdist|renorm)$"),
-    (SORT_SELECT, r"^(sort|argsort|msort|topk|kthvalue|nms|batched_nms|unique\d?|unique_consecutive|unique_dim\w*"
-                  r"|nonzero|nonzero_static|argwhere|searchsorted|bucketize|histc|histogram\w*|bincount"
-                  r"|masked_select)$"),
-    (DATA_MOVEMENT, r"^(copy|copy_from|copy_from_and_resize|to|to_copy|contiguous|clone|cat|concat|concatenate"
-                    r"|stack|hstack|vstack|index|index_select|index_put|index_add|index_copy|index_fill|gather"
-                    r"|scatter|scatter_add|scatter_reduce|take|take_along_dim|embedding\w*|flip|roll|repeat"
-                    r"|repeat_interleave|tile|unfold|im2col|col2im|pad|constant_pad|reflection_pad\w*"
-                    r"|replication_pad\w*|narrow_copy|\w+_scatter|unsafe_index\w*|masked_scatter|view|view_as"
-                    r"|reshape|reshape_alias|unsafe_view|permute|transpose|t|mT|mH|numpy_T|adjoint|expand"
-                    r"|expand_as|as_strided|squeeze|unsqueeze|select|slice|narrow|split|split_with_sizes"
-                    r"|unsafe_split\w*|chunk|unbind|flatten|unflatten|movedim|moveaxis|alias|detach|lift_fresh"
-                    r"|resolve_conj|resolve_neg|broadcast_tensors|broadcast_to|meshgrid|pin_memory|diagonal"
-                    r"|set|channel_shuffle)$"),
-    (ELEMENTWISE, r"^(add|sub|rsub|mul|div|true_divide|floor_divide|remainder|fmod|neg|negative|abs|sign|sgn"
-                  r"|exp|exp2|expm1|log|log2|log10|log1p|sqrt|rsqrt|pow|square|reciprocal|sin|cos|tan|tanh"
-                  r"|asin|acos|atan|atan2|sinh|cosh|sigmoid|log_sigmoid|relu|relu6|leaky_relu|elu|selu|celu"
-                  r"|gelu|silu|mish|hardtanh|hardswish|hardsigmoid|softplus|softsign|softshrink|hardshrink"
-                  r"|threshold|clamp|clamp_min|clamp_max|clip|maximum|minimum|fmax|fmin|where|lerp|addcmul"
-                  r"|addcdiv|eq|ne|lt|le|gt|ge|equal|logical_and|logical_or|logical_not|logical_xor"
-                  r"|bitwise_and|bitwise_or|bitwise_xor|bitwise_not|and|or|xor|iand|ior|ixor"
-                  r"|floor|ceil|round|trunc|frac|masked_fill|dropout|native_dropout|feature_dropout"
-                  r"|alpha_dropout|bernoulli|isnan|isinf|isfinite|isneginf|isposinf|nan_to_num|erf|erfc"
-                  r"|erfinv|hypot|glu|prelu|prelu_kernel|rrelu\w*|xlogy|copysign|heaviside|triu|tril"
-                  r"|fill|zero|sigmoid_backward|tanh_backward|logit)$"),
+    (
+        REDUCTION,
+        r"^(sum|nansum|mean|nanmean|prod|amax|amin|aminmax|max|min|argmax|argmin|norm|linalg_vector_norm"
+        r"|linalg_norm|frobenius_norm|nuclear_norm|std|var|std_mean|var_mean|logsumexp|cumsum|cumprod"
+        r"|cummax|cummin|logcumsumexp|all|any|count_nonzero|median|nanmedian|mode|sum_to_size|trace"
+        r"|dist|cdist|renorm)$",
+    ),
+    (
+        SORT_SELECT,
+        r"^(sort|argsort|msort|topk|kthvalue|nms|batched_nms|unique\d?|unique_consecutive|unique_dim\w*"
+        r"|nonzero|nonzero_static|argwhere|searchsorted|bucketize|histc|histogram\w*|bincount"
+        r"|masked_select)$",
+    ),
+    (
+        DATA_MOVEMENT,
+        r"^(copy|copy_from|copy_from_and_resize|to|to_copy|contiguous|clone|cat|concat|concatenate"
+        r"|stack|hstack|vstack|index|index_select|index_put|index_add|index_copy|index_fill|gather"
+        r"|scatter|scatter_add|scatter_reduce|take|take_along_dim|embedding\w*|flip|roll|repeat"
+        r"|repeat_interleave|tile|unfold|im2col|col2im|pad|constant_pad|reflection_pad\w*"
+        r"|replication_pad\w*|narrow_copy|\w+_scatter|unsafe_index\w*|masked_scatter|view|view_as"
+        r"|reshape|reshape_alias|unsafe_view|permute|transpose|t|mT|mH|numpy_T|adjoint|expand"
+        r"|expand_as|as_strided|squeeze|unsqueeze|select|slice|narrow|split|split_with_sizes"
+        r"|unsafe_split\w*|chunk|unbind|flatten|unflatten|movedim|moveaxis|alias|detach|lift_fresh"
+        r"|resolve_conj|resolve_neg|broadcast_tensors|broadcast_to|meshgrid|pin_memory|diagonal"
+        r"|set|channel_shuffle)$",
+    ),
+    (
+        ELEMENTWISE,
+        r"^(add|sub|rsub|mul|div|true_divide|floor_divide|remainder|fmod|neg|negative|abs|sign|sgn"
+        r"|exp|exp2|expm1|log|log2|log10|log1p|sqrt|rsqrt|pow|square|reciprocal|sin|cos|tan|tanh"
+        r"|asin|acos|atan|atan2|sinh|cosh|sigmoid|log_sigmoid|relu|relu6|leaky_relu|elu|selu|celu"
+        r"|gelu|silu|mish|hardtanh|hardswish|hardsigmoid|softplus|softsign|softshrink|hardshrink"
+        r"|threshold|clamp|clamp_min|clamp_max|clip|maximum|minimum|fmax|fmin|where|lerp|addcmul"
+        r"|addcdiv|eq|ne|lt|le|gt|ge|equal|logical_and|logical_or|logical_not|logical_xor"
+        r"|bitwise_and|bitwise_or|bitwise_xor|bitwise_not|and|or|xor|iand|ior|ixor"
+        r"|floor|ceil|round|trunc|frac|masked_fill|dropout|native_dropout|feature_dropout"
+        r"|alpha_dropout|bernoulli|isnan|isinf|isfinite|isneginf|isposinf|nan_to_num|erf|erfc"
+        r"|erfinv|hypot|glu|prelu|prelu_kernel|rrelu\w*|xlogy|copysign|heaviside|triu|tril"
+        r"|fill|zero|sigmoid_backward|tanh_backward|logit)$",
+    ),
 ]
 OPERATOR_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((c, re.compile(p)) for c, p in _OPS)
 
 # Device kernels (fallback when no launching operator classifies a kernel). Case-insensitive re.search.
 _KERNELS: list[tuple[str, str]] = [
     (SORT_SELECT, r"sort|topk|radix|nms|unique|nonzero|bitonic|searchsorted"),
-    (DATA_MOVEMENT, r"^memcpy|^memset|catarraybatchedcopy|copy_kernel|index_elementwise|indexselect|index_select"
-                    r"|gather|scatter|embedding|nchwtonhwc|nhwctonchw|transpose"),
+    (
+        DATA_MOVEMENT,
+        r"^memcpy|^memset|catarraybatchedcopy|copy_kernel|index_elementwise|indexselect|index_select"
+        r"|gather|scatter|embedding|nchwtonhwc|nhwctonchw|transpose",
+    ),
     (OPTIMIZER, r"fused_?adam|fused_?sgd|adamw?_?functor|sgd_?functor|fusedadam|fusedsgd"),
     (NORMALIZATION, r"batch_?norm|bn_fw|bn_bw|layer_?norm|group_?norm|instance_?norm|welford"),
     (POOLING, r"pool|roi_?align|roi_?pool|upsample|grid_?sampler"),
     (CONVOLUTION, r"conv|fprop|dgrad|wgrad|winograd|implicit_?gemm|im2col|col2im|cudnn"),
-    (MATMUL, r"gemm|gemv|cublas|cutlass|xmma|^(ampere|volta|turing|hopper|sm\d+)_|splitkreduce|dot_kernel"
-             r"|matmul|flash|fmha"),
+    (
+        MATMUL,
+        r"gemm|gemv|cublas|cutlass|xmma|^(ampere|volta|turing|hopper|sm\d+)_|splitkreduce|dot_kernel"
+        r"|matmul|flash|fmha",
+    ),
     (REDUCTION, r"softmax|nll_?loss|cross_?entropy|loss|reduce|norm_kernel|logsumexp"),
-    (ELEMENTWISE, r"elementwise|vectorized|unrolled|pointwise|activation|relu|sigmoid|tanh|gelu|silu|threshold"
-                  r"|fill|dropout|bernoulli|distribution|philox|lerp|addcmul|addcdiv|multi_tensor_apply"),
+    (
+        ELEMENTWISE,
+        r"elementwise|vectorized|unrolled|pointwise|activation|relu|sigmoid|tanh|gelu|silu|threshold"
+        r"|fill|dropout|bernoulli|distribution|philox|lerp|addcmul|addcdiv|multi_tensor_apply",
+    ),
 ]
-KERNEL_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE))
-                                                                for c, p in _KERNELS)
+KERNEL_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((c, re.compile(p, re.IGNORECASE)) for c, p in _KERNELS)
 
 
 def normalize(name: str) -> str:
@@ -163,7 +212,7 @@ def normalize(name: str) -> str:
     base = name.rsplit("::", 1)[-1]
     base = base.split(".", 1)[0]  # overload names, if a profiler config records them
     if base.startswith("_foreach_"):
-        base = base[len("_foreach_"):]
+        base = base[len("_foreach_") :]
     base = base.strip("_") or base
     changed = True
     while changed:
@@ -255,8 +304,9 @@ def aggregate_classes(items: Iterable[tuple[str, float]]) -> list[dict[str, Any]
     return [{"class": c, "self_s": s, "share": s / grand if grand > 0 else 0.0} for c, s in rows if s > 0]
 
 
-def top_operators(rows: Iterable[tuple[str, float, int]], total_s: float, top: int,
-                  classify=classify_op) -> list[dict[str, Any]]:
+def top_operators(
+    rows: Iterable[tuple[str, float, int]], total_s: float, top: int, classify=classify_op
+) -> list[dict[str, Any]]:
     """(name, self seconds, calls) rows -> the `top` operators by self time, wrappers excluded.
 
     `share` is of `total_s` (the self time of every event, wrappers included), so the shares of all operators
@@ -270,5 +320,14 @@ def top_operators(rows: Iterable[tuple[str, float, int]], total_s: float, top: i
         acc[0] += seconds
         acc[1] += calls
     ranked = sorted(merged.items(), key=lambda kv: -kv[1][0])[: max(top, 0)]
-    return [{"name": name, "class": classify(name), "self_s": s, "share": s / total_s if total_s > 0 else 0.0,
-             "calls": int(calls)} for name, (s, calls) in ranked if s > 0]
+    return [
+        {
+            "name": name,
+            "class": classify(name),
+            "self_s": s,
+            "share": s / total_s if total_s > 0 else 0.0,
+            "calls": int(calls),
+        }
+        for name, (s, calls) in ranked
+        if s > 0
+    ]

@@ -18,7 +18,7 @@ PR_SET_PDEATHSIG = 1
 def stop_with_parent(expected_parent: int | None = None) -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):   # not Linux: the parent's own signal handlers still forward signals
+    except (OSError, AttributeError):  # not Linux: the parent's own signal handlers still forward signals
         return
     if expected_parent is not None and os.getppid() != expected_parent:
         raise SystemExit("aibench run is gone; not starting")

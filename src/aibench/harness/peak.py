@@ -18,8 +18,10 @@ from aibench.harness.devices import synchronize
 # Large enough to saturate the device, small enough to finish in about a second on 2 CPU cores.
 CPU_N, CUDA_N = 2048, 8192
 MIN_TIME_S = 1.0
-METHOD = ("best of repeated torch.matmul of two random n x n matrices after one warm-up call, "
-          "2*n^3 FLOPs each; CUDA timed with synchronize; TF32 disabled for fp32")
+METHOD = (
+    "best of repeated torch.matmul of two random n x n matrices after one warm-up call, "
+    "2*n^3 FLOPs each; CUDA timed with synchronize; TF32 disabled for fp32"
+)
 
 
 def bf16_unsupported_reason(device: torch.device) -> str | None:
@@ -30,8 +32,9 @@ def bf16_unsupported_reason(device: torch.device) -> str | None:
     return None
 
 
-def measure_matmul(device: torch.device, dtype: torch.dtype, n: int | None = None,
-                   min_time_s: float = MIN_TIME_S) -> dict[str, Any]:
+def measure_matmul(
+    device: torch.device, dtype: torch.dtype, n: int | None = None, min_time_s: float = MIN_TIME_S
+) -> dict[str, Any]:
     n = n or (CUDA_N if device.type == "cuda" else CPU_N)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -49,28 +52,39 @@ def measure_matmul(device: torch.device, dtype: torch.dtype, n: int | None = Non
             best, total, reps = min(best, dt), total + dt, reps + 1
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32
-    return {"flops_per_s": 2 * n**3 / best, "n": n, "repetitions": reps, "best_s": best,
-            "threads": torch.get_num_threads()}
+    return {
+        "flops_per_s": 2 * n**3 / best,
+        "n": n,
+        "repetitions": reps,
+        "best_s": best,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def measure_peaks(device: torch.device, min_time_s: float = MIN_TIME_S) -> dict[str, Any]:
     """fp32 and (where the hardware has it) bf16 matmul FLOP/s of `device`, with the method."""
-    peaks: dict[str, Any] = {"device": str(device), "method": METHOD,
-                             "fp32": measure_matmul(device, torch.float32, min_time_s=min_time_s)}
+    peaks: dict[str, Any] = {
+        "device": str(device),
+        "method": METHOD,
+        "fp32": measure_matmul(device, torch.float32, min_time_s=min_time_s),
+    }
     reason = bf16_unsupported_reason(device)
-    peaks["bf16"] = {"unavailable": reason} if reason else measure_matmul(device, torch.bfloat16,
-                                                                           min_time_s=min_time_s)
+    peaks["bf16"] = {"unavailable": reason} if reason else measure_matmul(device, torch.bfloat16, min_time_s=min_time_s)
     return peaks
 
 
-def achieved(train_flops_per_sample: float | None, samples_per_s: float | None, peaks: dict[str, Any] | None,
-             precision: str) -> dict[str, Any]:
+def achieved(
+    train_flops_per_sample: float | None, samples_per_s: float | None, peaks: dict[str, Any] | None, precision: str
+) -> dict[str, Any]:
     """Achieved training FLOP/s (counted FLOPs x measured samples/s) and its share of the matching peak."""
     if train_flops_per_sample is None or samples_per_s is None:
         return {"unavailable": "needs both the counted training FLOPs and a measured steady throughput"}
     rate = train_flops_per_sample * samples_per_s
-    out: dict[str, Any] = {"train_flops_per_s": rate, "precision": precision,
-                           "basis": "FlopCounterMode training-step FLOPs per sample x steady samples/s"}
+    out: dict[str, Any] = {
+        "train_flops_per_s": rate,
+        "precision": precision,
+        "basis": "FlopCounterMode training-step FLOPs per sample x steady samples/s",
+    }
     peak = (peaks or {}).get("bf16" if precision == "bf16" else "fp32") or {}
     if "flops_per_s" in peak:
         out["peak_flops_per_s"] = peak["flops_per_s"]

@@ -55,8 +55,13 @@ from aibench.registry import get_benchmark
 
 Emit = Callable[[str], None]
 PHASES = ("data", "forward", "backward", "optimizer", "other")
-PHASE_LABELS = {"data": "data loading", "forward": "forward", "backward": "backward", "optimizer": "optimizer step",
-                "other": "other (zero_grad, lr, clipping, .item())"}
+PHASE_LABELS = {
+    "data": "data loading",
+    "forward": "forward",
+    "backward": "backward",
+    "optimizer": "optimizer step",
+    "other": "other (zero_grad, lr, clipping, .item())",
+}
 TRACE_NAME = "trace.json"
 PRELUDE_PROGRESS_S = 5.0
 
@@ -67,9 +72,9 @@ class ProfileError(RuntimeError):
 
 @dataclass
 class ProfileConfig:
-    benchmark: str                 # id, short id or slug
-    data_root: Path                # prepared: embedded data generated, or a checked --data-root
-    out_dir: Path                  # trace.json is written here
+    benchmark: str  # id, short id or slug
+    data_root: Path  # prepared: embedded data generated, or a checked --data-root
+    out_dir: Path  # trace.json is written here
     profile: str = "small"
     device: str = "auto"
     precision: str = "fp32"
@@ -81,8 +86,8 @@ class ProfileConfig:
     run_prelude: bool = True
     evaluate: bool = True
     top: int = 15
-    threads: int | None = None     # torch threads; None: $AIBENCH_THREADS if set, else torch's choice
-    assets: dict[str, Path] | None = None   # evaluation assets, built off the clock by the caller
+    threads: int | None = None  # torch threads; None: $AIBENCH_THREADS if set, else torch's choice
+    assets: dict[str, Path] | None = None  # evaluation assets, built off the clock by the caller
 
     def __post_init__(self) -> None:
         self.data_root, self.out_dir = Path(self.data_root), Path(self.out_dir)
@@ -101,6 +106,7 @@ class ProfileConfig:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+
 
 def _has_prelude(bench: Benchmark) -> bool:
     return type(bench).prelude is not Benchmark.prelude
@@ -212,8 +218,10 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 # -- the run ------------------------------------------------------------------------------------------------------
 
-def run_profile(cfg: ProfileConfig, emit: Emit | None = None,
-                counters: Callable[[], AbstractContextManager] | None = None) -> dict[str, Any]:
+
+def run_profile(
+    cfg: ProfileConfig, emit: Emit | None = None, counters: Callable[[], AbstractContextManager] | None = None
+) -> dict[str, Any]:
     """Profile cfg.benchmark's training steps; writes cfg.out_dir/trace.json and returns the result dict.
 
     `counters`, if given, makes a context manager (e.g. a hardware-counter reader) that wraps the timed steps;
@@ -230,17 +238,32 @@ def run_profile(cfg: ProfileConfig, emit: Emit | None = None,
         return _run(cfg, cls, settings, device, say, counters)
 
 
-def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.device, say: Emit,
-         counters: Callable[[], AbstractContextManager] | None) -> dict[str, Any]:
+def _run(
+    cfg: ProfileConfig,
+    cls: type[Benchmark],
+    settings: Any,
+    device: torch.device,
+    say: Emit,
+    counters: Callable[[], AbstractContextManager] | None,
+) -> dict[str, Any]:
     info = cls.info
     unavailable: dict[str, str] = {}
     seed_everything(cfg.seed)
-    ctx = BenchmarkContext(profile=cfg.profile, settings=settings, data_root=cfg.data_root, device=device,
-                           precision=cfg.precision, seed=cfg.seed, memory_format=cfg.memory_format,
-                           assets=cfg.assets or {})
+    ctx = BenchmarkContext(
+        profile=cfg.profile,
+        settings=settings,
+        data_root=cfg.data_root,
+        device=device,
+        precision=cfg.precision,
+        seed=cfg.seed,
+        memory_format=cfg.memory_format,
+        assets=cfg.assets or {},
+    )
     if cls.requires_prelude and not cfg.run_prelude:
-        raise ProfileError(f"{info.id} cannot train without its prelude (it distils a model the prelude trains); "
-                           "run the profile without --skip-prelude")
+        raise ProfileError(
+            f"{info.id} cannot train without its prelude (it distils a model the prelude trains); "
+            "run the profile without --skip-prelude"
+        )
     bench = cls(ctx)
     say(f"{info.id}: building the model")
     bench.build()
@@ -268,8 +291,7 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
     prof.export_chrome_trace(str(trace_path))
     hot = _analyse(prof, device, cfg.top, cfg.profiled_steps)
     if hot["kernels"] is None:
-        unavailable["kernels"] = ("device kernels are profiled on CUDA only; this profile ran on "
-                                  f"{device.type}")
+        unavailable["kernels"] = f"device kernels are profiled on CUDA only; this profile ran on {device.type}"
     last_epoch = stream.epoch
 
     # 4. evaluation beside an estimated training epoch
@@ -291,14 +313,15 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
     epoch = {
         "train_s_estimated": train_s,
         "eval_s": eval_s,
-        "eval_share": eval_s / (train_s + eval_s) if train_s is not None and eval_s is not None
-        and train_s + eval_s > 0 else None,
+        "eval_share": eval_s / (train_s + eval_s)
+        if train_s is not None and eval_s is not None and train_s + eval_s > 0
+        else None,
         "steps_per_epoch": steps_per_epoch,
         "steps_per_epoch_source": spe_source,
         "eval_interval": settings.eval_interval,
         "note": "train_s_estimated = steps per epoch x mean timed step (data loading included), estimated from "
-                "the timed steps, not a measured epoch; eval_share = evaluation / (estimated epoch + one "
-                f"evaluation); sessions evaluate every {settings.eval_interval} epoch(s)",
+        "the timed steps, not a measured epoch; eval_share = evaluation / (estimated epoch + one "
+        f"evaluation); sessions evaluate every {settings.eval_interval} epoch(s)",
     }
 
     return {
@@ -311,8 +334,12 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
         "threads": torch.get_num_threads(),
         "seed": cfg.seed,
         "batch_size": settings.batch_size,
-        "steps": {"warmup": cfg.warmup_steps, "timed": cfg.timed_steps, "profiled": cfg.profiled_steps,
-                  "last_epoch": last_epoch},
+        "steps": {
+            "warmup": cfg.warmup_steps,
+            "timed": cfg.timed_steps,
+            "profiled": cfg.profiled_steps,
+            "last_epoch": last_epoch,
+        },
         "load_data_s": load_s,
         "prelude": prelude,
         "breakdown": breakdown,
@@ -321,10 +348,13 @@ def _run(cfg: ProfileConfig, cls: type[Benchmark], settings: Any, device: torch.
         "operator_classes": hot["operator_classes"],
         "kernels": hot["kernels"],
         "kernel_classes": hot["kernel_classes"],
-        "profiler": {"wall_s": profiled_wall_s, "cpu_self_s": hot["cpu_total_s"],
-                     "device_self_s": hot["device_total_s"],
-                     "note": "self times are summed over the profiled steps; shares are of the total self time "
-                             "of all events (CPU) or of all kernels (device)"},
+        "profiler": {
+            "wall_s": profiled_wall_s,
+            "cpu_self_s": hot["cpu_total_s"],
+            "device_self_s": hot["device_total_s"],
+            "note": "self times are summed over the profiled steps; shares are of the total self time "
+            "of all events (CPU) or of all kernels (device)",
+        },
         "counters": counters_result,
         "trace": TRACE_NAME,
         "out_dir": str(cfg.out_dir),
@@ -337,9 +367,13 @@ def _prelude(bench: Benchmark, cfg: ProfileConfig, device: torch.device, say: Em
     if not _has_prelude(bench):
         return {"ran": False, "time_s": None, "steps": 0, "note": "this benchmark has no prelude"}
     if not cfg.run_prelude:
-        return {"ran": False, "time_s": None, "steps": 0,
-                "note": "prelude skipped (--skip-prelude): the measured model's per-step cost is the same, but "
-                        "whatever the prelude trains (e.g. a teacher model) is untrained"}
+        return {
+            "ran": False,
+            "time_s": None,
+            "steps": 0,
+            "note": "prelude skipped (--skip-prelude): the measured model's per-step cost is the same, but "
+            "whatever the prelude trains (e.g. a teacher model) is untrained",
+        }
     say(f"{bench_id}: running the prelude (on the clock in a session; untimed here except for its total)")
     t0 = last = time.perf_counter()
     steps = 0
@@ -356,8 +390,13 @@ def _prelude(bench: Benchmark, cfg: ProfileConfig, device: torch.device, say: Em
     return {"ran": True, "time_s": took, "steps": steps, "note": None}
 
 
-def _timed_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torch.device,
-                 counters: Callable[[], AbstractContextManager] | None) -> tuple[dict[str, Any], Any]:
+def _timed_steps(
+    bench: Benchmark,
+    stream: _BatchStream,
+    n: int,
+    device: torch.device,
+    counters: Callable[[], AbstractContextManager] | None,
+) -> tuple[dict[str, Any], Any]:
     timer = _PhaseTimer(device)
     sums = dict.fromkeys(PHASES, 0.0)
     totals: list[float] = []
@@ -417,9 +456,8 @@ def _timed_steps(bench: Benchmark, stream: _BatchStream, n: int, device: torch.d
         "mean_loss": sum(finite) / len(finite) if finite else None,
         "nonfinite_losses": len(losses) - len(finite),
         "note": "forward = start of train_step to the first backward (or optimizer) call; backward = inside "
-                "torch.autograd.backward; optimizer = Optimizer.step; other = the rest of train_step and "
-                "reading the loss" + ("; the device is synchronized at each boundary" if device.type == "cuda"
-                                      else ""),
+        "torch.autograd.backward; optimizer = Optimizer.step; other = the rest of train_step and "
+        "reading the loss" + ("; the device is synchronized at each boundary" if device.type == "cuda" else ""),
     }
     return breakdown, counters_result
 
@@ -479,15 +517,19 @@ def _analyse(prof: Any, device: torch.device, top: int, steps: int) -> dict[str,
         return max(per_class, key=per_class.__getitem__) if per_class else classify_op(name)
 
     averages = prof.key_averages()
-    rows = [(e.key, e.self_cpu_time_total / 1e6, e.count) for e in averages
-            if e.device_type == DeviceType.CPU and not e.is_async]
+    rows = [
+        (e.key, e.self_cpu_time_total / 1e6, e.count)
+        for e in averages
+        if e.device_type == DeviceType.CPU and not e.is_async
+    ]
     top_ops = top_operators(rows, cpu_total, top, classify=dominant)
     for row in top_ops:
         per_class = by_name.get(row["name"], {})
         spent = sum(per_class.values())
         row["class_by_name"] = classify_op(row["name"])
-        row["class_shares"] = {c: s / spent for c, s in sorted(per_class.items(), key=lambda kv: -kv[1])
-                               if spent > 0 and s > 0}
+        row["class_shares"] = {
+            c: s / spent for c, s in sorted(per_class.items(), key=lambda kv: -kv[1]) if spent > 0 and s > 0
+        }
         row["self_ms_per_step"] = 1000.0 * row["self_s"] / steps
         row["calls_per_step"] = row["calls"] / steps
 
@@ -501,17 +543,24 @@ def _analyse(prof: Any, device: torch.device, top: int, steps: int) -> dict[str,
             # A kernel's linked correlation id names the CPU event (operator or runtime call) that launched it.
             link = getattr(evt, "linked_correlation_id", 0) or 0
             launcher = by_id.get(link) if link > 0 else None
-            dev_items.append((attribute(_chain(launcher) if launcher is not None else [], kernel=evt.name),
-                              seconds))
+            dev_items.append((attribute(_chain(launcher) if launcher is not None else [], kernel=evt.name), seconds))
             acc = per_name.setdefault(evt.name, [0.0, 0])
             acc[0] += seconds
             acc[1] += 1
         device_total = sum(s for _, s in dev_items)
         ranked = sorted(per_name.items(), key=lambda kv: -kv[1][0])[:top]
-        kernels = [{"name": name, "class": classify_kernel(name), "self_s": s,
-                    "share": s / device_total if device_total > 0 else 0.0, "calls": int(c),
-                    "self_ms_per_step": 1000.0 * s / steps, "calls_per_step": c / steps}
-                   for name, (s, c) in ranked]
+        kernels = [
+            {
+                "name": name,
+                "class": classify_kernel(name),
+                "self_s": s,
+                "share": s / device_total if device_total > 0 else 0.0,
+                "calls": int(c),
+                "self_ms_per_step": 1000.0 * s / steps,
+                "calls_per_step": c / steps,
+            }
+            for name, (s, c) in ranked
+        ]
         kernel_classes = aggregate_classes(dev_items)
         for row in kernel_classes:
             row["self_ms_per_step"] = 1000.0 * row["self_s"] / steps
@@ -519,8 +568,14 @@ def _analyse(prof: Any, device: torch.device, top: int, steps: int) -> dict[str,
     classes = aggregate_classes(cpu_items)
     for row in classes:
         row["self_ms_per_step"] = 1000.0 * row["self_s"] / steps
-    return {"top_operators": top_ops, "operator_classes": classes, "kernels": kernels,
-            "kernel_classes": kernel_classes, "cpu_total_s": cpu_total, "device_total_s": device_total}
+    return {
+        "top_operators": top_ops,
+        "operator_classes": classes,
+        "kernels": kernels,
+        "kernel_classes": kernel_classes,
+        "cpu_total_s": cpu_total,
+        "device_total_s": device_total,
+    }
 
 
 def _steps_per_epoch(bench: Benchmark, batch_size: int) -> tuple[int | None, str | None]:
@@ -537,6 +592,7 @@ def _steps_per_epoch(bench: Benchmark, batch_size: int) -> tuple[int | None, str
 
 
 # -- printing -----------------------------------------------------------------------------------------------------
+
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100.0 * x:.1f}%"
@@ -556,9 +612,11 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
 
     b = result["benchmark"]
     steps = result["steps"]
-    console.print(f"{b['id']} {b['task']} ({b['model']}) | profile {result['profile']} | "
-                  f"{result['device']} {result['precision']} | {result['threads']} thread(s) | "
-                  f"batch {result.get('batch_size', '-')}")
+    console.print(
+        f"{b['id']} {b['task']} ({b['model']}) | profile {result['profile']} | "
+        f"{result['device']} {result['precision']} | {result['threads']} thread(s) | "
+        f"batch {result.get('batch_size', '-')}"
+    )
     pre = result["prelude"]
     if pre["ran"]:
         console.print(f"prelude: {pre['steps']} step(s) in {pre['time_s']:.1f} s")
@@ -580,18 +638,23 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
     ep = result["epoch"]
     parts = []
     if ep.get("train_s_estimated") is not None:
-        parts.append(f"one training epoch ≈ {ep['train_s_estimated']:.1f} s (estimated: {ep['steps_per_epoch']} "
-                     f"steps × mean timed step)")
+        parts.append(
+            f"one training epoch ≈ {ep['train_s_estimated']:.1f} s (estimated: {ep['steps_per_epoch']} "
+            f"steps × mean timed step)"
+        )
     if ep.get("eval_s") is not None:
-        parts.append(f"one evaluation {ep['eval_s']:.1f} s"
-                     + (f" ({_pct(ep['eval_share'])} of epoch + evaluation)" if ep.get("eval_share") is not None
-                        else ""))
+        parts.append(
+            f"one evaluation {ep['eval_s']:.1f} s"
+            + (f" ({_pct(ep['eval_share'])} of epoch + evaluation)" if ep.get("eval_share") is not None else "")
+        )
     if parts:
         console.print("; ".join(parts))
 
     n = steps["profiled"]
-    table = Table(title=f"Top operators by self CPU time ({n} profiled steps)",
-                  caption="class: where the time was attributed (optimizer and data loading by enclosing range)")
+    table = Table(
+        title=f"Top operators by self CPU time ({n} profiled steps)",
+        caption="class: where the time was attributed (optimizer and data loading by enclosing range)",
+    )
     for col in ("#", "operator", "class", "self ms/step", "share", "calls/step"):
         table.add_column(col, justify="right" if col not in ("operator", "class") else "left")
     for i, row in enumerate(result["top_operators"], 1):
@@ -599,8 +662,14 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
         main = row.get("class_shares", {}).get(cls)
         if main is not None and main < 0.995:
             cls = f"{cls} ({100.0 * main:.0f}%)"
-        table.add_row(str(i), _short(row["name"]), cls, _ms(row["self_ms_per_step"]), _pct(row["share"]),
-                      f"{row['calls_per_step']:g}")
+        table.add_row(
+            str(i),
+            _short(row["name"]),
+            cls,
+            _ms(row["self_ms_per_step"]),
+            _pct(row["share"]),
+            f"{row['calls_per_step']:g}",
+        )
     console.print(table)
 
     table = Table(title="Operator classes (self CPU time)")
@@ -615,8 +684,14 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
         for col in ("#", "kernel", "class", "ms/step", "share", "calls/step"):
             table.add_column(col, justify="right" if col not in ("kernel", "class") else "left")
         for i, row in enumerate(result["kernels"], 1):
-            table.add_row(str(i), _short(row["name"]), row["class"], _ms(row["self_ms_per_step"]),
-                          _pct(row["share"]), f"{row['calls_per_step']:g}")
+            table.add_row(
+                str(i),
+                _short(row["name"]),
+                row["class"],
+                _ms(row["self_ms_per_step"]),
+                _pct(row["share"]),
+                f"{row['calls_per_step']:g}",
+            )
         console.print(table)
         table = Table(title="Kernel classes (device time, by launching operator)")
         for col in ("class", "ms/step", "share"):
@@ -636,8 +711,12 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
 def _print_counters(cpu: Any, gpu: Any, console: Any) -> None:
     """perf stat events and derived rates, and the ncu summary of the paper's GPU metrics, or why not."""
     if isinstance(cpu, dict) and "events" in cpu:
-        events = ", ".join(f"{name} {e['value']:,.0f}{' ' + e['unit'] if e['unit'] else ''}" if e["value"] is not None
-                           else f"{name} <{e['status']}>" for name, e in cpu["events"].items())
+        events = ", ".join(
+            f"{name} {e['value']:,.0f}{' ' + e['unit'] if e['unit'] else ''}"
+            if e["value"] is not None
+            else f"{name} <{e['status']}>"
+            for name, e in cpu["events"].items()
+        )
         console.print(f"perf stat (timed steps): {events}")
         for name, value in cpu.get("derived", {}).items():
             console.print(f"  {name} = {value:.4g}")

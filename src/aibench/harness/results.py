@@ -20,7 +20,7 @@ from typing import Any
 RESULT_SCHEMA_VERSION = "aibench.result/3"
 SUMMARY_SCHEMA_VERSION = "aibench.summary/1"
 SCHEMA_PATH = Path(__file__).with_name("result.schema.json")
-MAX_RESULT_BYTES = 16 << 20   # a session's result is tens of kB; anything this large is not one
+MAX_RESULT_BYTES = 16 << 20  # a session's result is tens of kB; anything this large is not one
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -129,7 +129,7 @@ def _refuse_constant(name: str) -> Any:
 @dataclass
 class LoadedResults:
     results: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[tuple[Path, str]] = field(default_factory=list)   # (file, what is wrong with it)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, what is wrong with it)
 
 
 def load_results(results_dir: Path, kind: str = "training") -> LoadedResults:

@@ -48,7 +48,7 @@ INTERRUPT_GRACE_S = 30.0
 
 @dataclass(frozen=True)
 class RunPlan:
-    benchmarks: tuple[str, ...]        # catalog ids, all runnable
+    benchmarks: tuple[str, ...]  # catalog ids, all runnable
     profile: str = "small"
     runs: int = 1
     seed: int = field(default_factory=lambda: secrets.randbelow(2**31))
@@ -58,7 +58,7 @@ class RunPlan:
     overrides: Overrides = Overrides()
     save_weights: bool = True
     backbone_weights: Path | None = None
-    launch: Launch = Launch()   # data-parallel sessions through torchrun (--nproc-per-node, --nnodes, ...)
+    launch: Launch = Launch()  # data-parallel sessions through torchrun (--nproc-per-node, --nnodes, ...)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -71,24 +71,32 @@ class RunPlan:
                 raise ConfigError(f"--backbone-weights {self.backbone_weights}: no such file")
             refuse = [b for b in self.benchmarks if get_benchmark(b).backbone is None]
             if refuse:
-                raise ConfigError(f"--backbone-weights: {', '.join(refuse)} cannot start from a trained backbone; "
-                                  "run it separately without --backbone-weights")
-        for bench_id in self.benchmarks:   # a --target or a batch that cannot apply is a usage error up front
+                raise ConfigError(
+                    f"--backbone-weights: {', '.join(refuse)} cannot start from a trained backbone; "
+                    "run it separately without --backbone-weights"
+                )
+        for bench_id in self.benchmarks:  # a --target or a batch that cannot apply is a usage error up front
             settings = self.overrides.apply(get_benchmark(bench_id).profiles[self.profile])
             if self.overrides.sync_batchnorm and not (self.launch.enabled and self.device.startswith("cuda")):
-                raise ConfigError("--sync-batchnorm needs a data-parallel session on GPUs (--nproc-per-node N "
-                                  "--device cuda): PyTorch's SyncBatchNorm works only on GPUs")
+                raise ConfigError(
+                    "--sync-batchnorm needs a data-parallel session on GPUs (--nproc-per-node N "
+                    "--device cuda): PyTorch's SyncBatchNorm works only on GPUs"
+                )
             if settings.batch_size % self.launch.world_size:
-                raise ConfigError(f"{bench_id}: the global batch size {settings.batch_size} does not divide among "
-                                  f"{self.launch.world_size} ranks; pass --batch-size with a multiple of "
-                                  f"{self.launch.world_size}")
+                raise ConfigError(
+                    f"{bench_id}: the global batch size {settings.batch_size} does not divide among "
+                    f"{self.launch.world_size} ranks; pass --batch-size with a multiple of "
+                    f"{self.launch.world_size}"
+                )
         try:
             session_environment()
         except AllocatorError as exc:
             raise ConfigError(str(exc)) from None
         if self.profile == "full" and self.data_root is None:
-            raise ConfigError("the full profile trains on the real datasets: pass --data-root DIR "
-                              "(see README, 'Real data'); the tiny and small profiles use embedded data")
+            raise ConfigError(
+                "the full profile trains on the real datasets: pass --data-root DIR "
+                "(see README, 'Real data'); the tiny and small profiles use embedded data"
+            )
         check_device(self.device)
         if self.data_root is not None and not self.data_root.is_dir():
             raise ConfigError(f"--data-root {self.data_root} is not a directory")
@@ -108,8 +116,8 @@ def default_out_dir(kind: str = "") -> Path:
 @dataclass(frozen=True)
 class PreparedData:
     root: Path
-    source: str                 # "embedded" or "user"
-    assets: dict[str, str]      # evaluation assets by name
+    source: str  # "embedded" or "user"
+    assets: dict[str, str]  # evaluation assets by name
 
 
 def prepare_data(plan: RunPlan, display: Display) -> dict[str, PreparedData]:
@@ -134,19 +142,25 @@ def prepare_data(plan: RunPlan, display: Display) -> dict[str, PreparedData]:
     return prepared
 
 
-def prepare_asset(cls: type[Benchmark], asset: AssetSpec, settings: ProfileSettings, data_root: Path,
-                  display: Display) -> Path:
+def prepare_asset(
+    cls: type[Benchmark], asset: AssetSpec, settings: ProfileSettings, data_root: Path, display: Display
+) -> Path:
     """A user's copy under the data root if there is one, else a built one (cached per data set and version)."""
     if asset.user_path and (data_root / asset.user_path).exists():
         return data_root / asset.user_path
-    key = json.dumps({"root": str(data_root.resolve()), "data": params_json(settings.data), "v": asset.version},
-                     sort_keys=True)
+    key = json.dumps(
+        {"root": str(data_root.resolve()), "data": params_json(settings.data), "v": asset.version}, sort_keys=True
+    )
     folder = cache_home() / "assets" / f"{cls.info.id}-{asset.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if not (folder / ".complete").exists():
-        display.message(f"building {cls.info.id}'s evaluation asset {asset.name!r} ({asset.description}); "
-                        "off the clock, once")
-    return build_once(folder, lambda tmp: asset.build(tmp, data_root, settings),
-                      {"benchmark": cls.info.id, "asset": asset.name, "key": key})
+        display.message(
+            f"building {cls.info.id}'s evaluation asset {asset.name!r} ({asset.description}); off the clock, once"
+        )
+    return build_once(
+        folder,
+        lambda tmp: asset.build(tmp, data_root, settings),
+        {"benchmark": cls.info.id, "asset": asset.name, "key": key},
+    )
 
 
 class Interrupted(Exception):
@@ -186,20 +200,25 @@ class ResultsFolder:
             path.mkdir(parents=True, exist_ok=True)
             self._lock = open(path / LOCK_NAME, "a+")
         except OSError as exc:
-            raise ConfigError(f"--out {path}: cannot create a results folder there ({exc.strerror or exc}); "
-                              "choose another folder") from None
+            raise ConfigError(
+                f"--out {path}: cannot create a results folder there ({exc.strerror or exc}); choose another folder"
+            ) from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._lock.close()
-            raise ConfigError(f"--out {path}: another `aibench run` is writing its results there; give this run "
-                              "its own folder (the default is a new results/<time>)") from None
+            raise ConfigError(
+                f"--out {path}: another `aibench run` is writing its results there; give this run "
+                "its own folder (the default is a new results/<time>)"
+            ) from None
         earlier = sorted(path.glob("*/run-*/result.json")) + sorted(path.glob("*/run-*/mllog.txt"))
         if earlier:
             self.close()
-            raise ConfigError(f"--out {path} already holds the results of an earlier run ({earlier[0]} ...); a run "
-                              "never overwrites another's sessions: give a new folder (the default is a new "
-                              "results/<time>)")
+            raise ConfigError(
+                f"--out {path} already holds the results of an earlier run ({earlier[0]} ...); a run "
+                "never overwrites another's sessions: give a new folder (the default is a new "
+                "results/<time>)"
+            )
 
     def close(self) -> None:
         self._lock.close()
@@ -211,19 +230,30 @@ def _session_configs(plan: RunPlan, prepared: dict[str, PreparedData]) -> list[S
     for bench_id in plan.benchmarks:
         data = prepared[bench_id]
         for run_index in range(1, plan.runs + 1):
-            configs.append(SessionConfig(
-                benchmark=bench_id, profile=plan.profile, seed=plan.seed + run_index - 1, run_index=run_index,
-                session_dir=str(plan.out_dir / bench_id / f"run-{run_index}"), data_root=str(data.root),
-                data_source=data.source, device=plan.device, overrides=plan.overrides,
-                save_weights=plan.save_weights, peak_file=str(plan.out_dir / "peak_flops.json"),
-                assets=data.assets,
-                backbone_weights=str(plan.backbone_weights.resolve()) if plan.backbone_weights else None,
-                launch=plan.launch.to_json() if plan.launch.enabled else None))
+            configs.append(
+                SessionConfig(
+                    benchmark=bench_id,
+                    profile=plan.profile,
+                    seed=plan.seed + run_index - 1,
+                    run_index=run_index,
+                    session_dir=str(plan.out_dir / bench_id / f"run-{run_index}"),
+                    data_root=str(data.root),
+                    data_source=data.source,
+                    device=plan.device,
+                    overrides=plan.overrides,
+                    save_weights=plan.save_weights,
+                    peak_file=str(plan.out_dir / "peak_flops.json"),
+                    assets=data.assets,
+                    backbone_weights=str(plan.backbone_weights.resolve()) if plan.backbone_weights else None,
+                    launch=plan.launch.to_json() if plan.launch.enabled else None,
+                )
+            )
     return configs
 
 
-def run_plan(plan: RunPlan, display: Display,
-             on_result: Callable[[dict[str, Any]], None] = lambda r: None) -> list[dict[str, Any]]:
+def run_plan(
+    plan: RunPlan, display: Display, on_result: Callable[[dict[str, Any]], None] = lambda r: None
+) -> list[dict[str, Any]]:
     prepared = prepare_data(plan, display)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -253,9 +283,13 @@ def serve_plan(plan: RunPlan, display: Display) -> list[int]:
         config_path = cfg.path / "session.json"
         config_path.write_text(cfg.to_json())
         with open(cfg.path / f"node-{plan.launch.node_rank}.log", "w", encoding="utf-8") as log:
-            proc = subprocess.Popen(plan.launch.torchrun_command([str(config_path)], _run_id(cfg)), stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    env={**session_environment(), "AIBENCH_PARENT_PID": str(os.getpid())})
+            proc = subprocess.Popen(
+                plan.launch.torchrun_command([str(config_path)], _run_id(cfg)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**session_environment(), "AIBENCH_PARENT_PID": str(os.getpid())},
+            )
             try:
                 codes.append(proc.wait())
             except (KeyboardInterrupt, Terminated) as exc:
@@ -288,14 +322,21 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
         raise ResultsUnwritable(failed) from exc
 
     launch = Launch(**cfg.launch) if cfg.launch else None
-    command = ([sys.executable, "-m", "aibench.harness.worker", str(config_path)] if launch is None else
-               launch.torchrun_command([str(config_path)], run_id=_run_id(cfg)))
+    command = (
+        [sys.executable, "-m", "aibench.harness.worker", str(config_path)]
+        if launch is None
+        else launch.torchrun_command([str(config_path)], run_id=_run_id(cfg))
+    )
     for stale in cfg.path.glob(RANK_FAILURE.format(rank="*")):
         stale.unlink()
     events: queue.Queue[str | None] = queue.Queue()
     with errfile:
         proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=errfile, text=True, start_new_session=True,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=errfile,
+            text=True,
+            start_new_session=True,
             env={**session_environment(), "AIBENCH_PARENT_PID": str(os.getpid())},
         )
         threading.Thread(target=_pump, args=(proc.stdout, events), daemon=True).start()
@@ -339,8 +380,13 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
         if interrupted:
             status, error = "aborted", f"interrupted ({interrupted}) before the session could record its result"
         elif killed_for_time:
-            status, error = "timeout", (f"killed: still running {KILL_GRACE_S:g} s past its time limit "
-                                       f"({settings.time_limit_s:g} s from run_start)")
+            status, error = (
+                "timeout",
+                (
+                    f"killed: still running {KILL_GRACE_S:g} s past its time limit "
+                    f"({settings.time_limit_s:g} s from run_start)"
+                ),
+            )
         else:
             status, error = "crashed", _crash_text(proc.returncode, cfg.path / "stderr.log")
         result = _synthesized_result(cfg, settings, status, error, seen, epochs_done)
@@ -354,8 +400,14 @@ def run_isolated(cfg: SessionConfig, display: Display, label: str) -> tuple[dict
     return result, interrupted
 
 
-def _group_outcome(cfg: SessionConfig, settings: ProfileSettings, result: dict[str, Any] | None,
-                   returncode: int | None, seen: list[dict[str, Any]], epochs_done: int) -> dict[str, Any] | None:
+def _group_outcome(
+    cfg: SessionConfig,
+    settings: ProfileSettings,
+    result: dict[str, Any] | None,
+    returncode: int | None,
+    seen: list[dict[str, Any]],
+    epochs_done: int,
+) -> dict[str, Any] | None:
     """A data-parallel session's status: rank 0's result, unless another rank ended the session.
 
     A rank that failed on its own (exception, divergence, time limit) left rank-<r>.failure.json; one that was
@@ -379,7 +431,7 @@ def _group_outcome(cfg: SessionConfig, settings: ProfileSettings, result: dict[s
         seen_by_0 = f" (rank 0: {result['error'].splitlines()[0]})" if result and result.get("error") else ""
         status, error = "crashed", f"{cause}; the other ranks were stopped{seen_by_0}"
     elif result is not None and result["status"] not in ("aborted", "crashed"):
-        return result   # rank 0 itself ended the session (its result says how); the others were stopped
+        return result  # rank 0 itself ended the session (its result says how); the others were stopped
     else:
         status, error = "crashed", f"{cause or f'torchrun exited with {returncode}'}; the other ranks were stopped"
     _close_log(cfg.path / "mllog.txt", status)
@@ -432,8 +484,11 @@ def _read_result(cfg: SessionConfig) -> dict[str, Any] | None:
 
 
 def _crash_text(returncode: int | None, stderr_path: Path) -> str:
-    how = (f"killed by signal {signal.Signals(-returncode).name}" if returncode and returncode < 0
-           else f"exited with code {returncode}")
+    how = (
+        f"killed by signal {signal.Signals(-returncode).name}"
+        if returncode and returncode < 0
+        else f"exited with code {returncode}"
+    )
     try:
         tail = stderr_path.read_text(errors="replace").strip().splitlines()[-15:]
     except OSError:
@@ -453,8 +508,14 @@ def _close_log(path: Path, status: str) -> None:
         log.close()
 
 
-def _synthesized_result(cfg: SessionConfig, settings: ProfileSettings, status: str, error: str,
-                        evals: list[dict[str, Any]], epochs_done: int) -> dict[str, Any]:
+def _synthesized_result(
+    cfg: SessionConfig,
+    settings: ProfileSettings,
+    status: str,
+    error: str,
+    evals: list[dict[str, Any]],
+    epochs_done: int,
+) -> dict[str, Any]:
     """What the parent knows of a session that died without writing its own result: its configuration, and the
     epochs and evaluations it reported before dying."""
     cls = get_benchmark(cfg.benchmark)
@@ -465,10 +526,15 @@ def _synthesized_result(cfg: SessionConfig, settings: ProfileSettings, status: s
         "finished_at": datetime.now(timezone.utc).isoformat(),
         "system": {**describe_system(), "device": cfg.device},
         "metrics": {
-            "time_to_quality_s": None, "epochs_to_quality": None, **curve_metrics(cls, curve),
+            "time_to_quality_s": None,
+            "epochs_to_quality": None,
+            **curve_metrics(cls, curve),
             "throughput_samples_per_s": None,
             "epochs_completed": max([epochs_done, *(int(e["epoch"]) for e in evals)]),
-            "time_per_epoch_s": None, "eval_time_s": None, "run_time_s": None, "peak_rss_mib": None,
+            "time_per_epoch_s": None,
+            "eval_time_s": None,
+            "run_time_s": None,
+            "peak_rss_mib": None,
             "unavailable": {"all": f"the session ended as {status} before reporting its measurements"},
         },
         "curve": curve,

@@ -133,36 +133,56 @@ def _jsonable(options: Any) -> Any:
     return asdict(options) if is_dataclass(options) and not isinstance(options, type) else options
 
 
-def result_header(cls: type[Benchmark], cfg: SessionConfig, settings: ProfileSettings[Any], status: str,
-                  error: str | None) -> dict[str, Any]:
+def result_header(
+    cls: type[Benchmark], cfg: SessionConfig, settings: ProfileSettings[Any], status: str, error: str | None
+) -> dict[str, Any]:
     """What identifies a session's result: the benchmark, configuration, hyperparameters and data."""
     info = cls.info
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "kind": "training",
-        "benchmark": {"id": info.id, "task": info.task, "model": info.model, "dataset": info.dataset,
-                      "metric": info.metric, "quality_metric": cls.quality_metric,
-                      "higher_is_better": cls.higher_is_better, "paper_target": info.paper_target},
+        "benchmark": {
+            "id": info.id,
+            "task": info.task,
+            "model": info.model,
+            "dataset": info.dataset,
+            "metric": info.metric,
+            "quality_metric": cls.quality_metric,
+            "higher_is_better": cls.higher_is_better,
+            "paper_target": info.paper_target,
+        },
         "profile": cfg.profile,
         "run_index": cfg.run_index,
         "seed": cfg.seed,
         "status": status,
         "error": error,
         "hyperparameters": {
-            "batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
-            "max_epochs": settings.max_epochs, "eval_interval": settings.eval_interval,
-            "quasi_entire_epochs": cfg.overrides.epochs, "precision": cfg.overrides.precision,
+            "batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate,
+            "max_epochs": settings.max_epochs,
+            "eval_interval": settings.eval_interval,
+            "quasi_entire_epochs": cfg.overrides.epochs,
+            "precision": cfg.overrides.precision,
             "memory_format": cfg.overrides.memory_format,
-            "target": settings.target.describe(), "target_rule": settings.target.to_json(),
+            "target": settings.target.describe(),
+            "target_rule": settings.target.to_json(),
             "target_overridden": cfg.overrides.target is not None,
             "convergent": settings.convergent.describe() if settings.convergent else None,
             "convergent_rule": settings.convergent.to_json() if settings.convergent else None,
-            "time_limit_s": settings.time_limit_s, "options": _jsonable(settings.options),
-            "backbone_weights": ({"path": cfg.backbone_weights, "sha256": _sha256(Path(cfg.backbone_weights))}
-                                 if cfg.backbone_weights else None),
+            "time_limit_s": settings.time_limit_s,
+            "options": _jsonable(settings.options),
+            "backbone_weights": (
+                {"path": cfg.backbone_weights, "sha256": _sha256(Path(cfg.backbone_weights))}
+                if cfg.backbone_weights
+                else None
+            ),
         },
-        "data": {"root": cfg.data_root, "source": cfg.data_source, "generator": params_json(settings.data),
-                 "assets": dict(cfg.assets)},
+        "data": {
+            "root": cfg.data_root,
+            "source": cfg.data_source,
+            "generator": params_json(settings.data),
+            "assets": dict(cfg.assets),
+        },
     }
 
 
@@ -170,8 +190,11 @@ def curve_metrics(cls: type[Benchmark], curve: list[dict[str, Any]]) -> dict[str
     """Final and best value of the headline metric over a quality curve."""
     values = [p["quality"][cls.quality_metric] for p in curve if cls.quality_metric in p["quality"]]
     best = (max(values) if cls.higher_is_better else min(values)) if values else None
-    return {"final_quality": values[-1] if values else None, "best_quality": best,
-            "final_quality_all": curve[-1]["quality"] if curve else {}}
+    return {
+        "final_quality": values[-1] if values else None,
+        "best_quality": best,
+        "final_quality_all": curve[-1]["quality"] if curve else {},
+    }
 
 
 class Session:
@@ -183,10 +206,11 @@ class Session:
         self.group = group or Group()
         self.emit = emit if self.group.is_main else (lambda event: None)
         self.cls: type[Benchmark] = get_benchmark(cfg.benchmark)
-        self.settings = cfg.overrides.apply(self.cls.profiles[cfg.profile])   # global: what is logged
+        self.settings = cfg.overrides.apply(self.cls.profiles[cfg.profile])  # global: what is logged
         if self.settings.batch_size % self.group.world_size:
-            raise ValueError(f"the global batch size {self.settings.batch_size} does not divide among "
-                             f"{self.group.world_size} ranks")
+            raise ValueError(
+                f"the global batch size {self.settings.batch_size} does not divide among {self.group.world_size} ranks"
+            )
         # Each rank trains on its share of every global batch; DDP averages the gradients over the ranks.
         self.rank_settings = replace(self.settings, batch_size=self.settings.batch_size // self.group.world_size)
         self.target: Rule = self.settings.target
@@ -196,19 +220,30 @@ class Session:
         self.log = SessionLog(cfg.path / "mllog.txt" if self.group.is_main else Path(os.devnull))
         self._last_emit = 0.0
         self._epoch_losses: dict[str, float] = {}
-        self.energy: dict[str, Any] = {}   # meter readings at run_start, at the target, at run_stop
+        self.energy: dict[str, Any] = {}  # meter readings at run_start, at the target, at run_stop
         self.energy_reason: str | None = None
 
     # -- progress ---------------------------------------------------------------------------------------
-    def _progress(self, phase: str, epoch: int, step: int, steps: int | None, losses: dict[str, float],
-                  force: bool = False) -> None:
+    def _progress(
+        self, phase: str, epoch: int, step: int, steps: int | None, losses: dict[str, float], force: bool = False
+    ) -> None:
         now = time.perf_counter()
         if force or now - self._last_emit >= PROGRESS_INTERVAL_S:
             self._last_emit = now
             last_q = self.curve[-1]["quality"].get(self.cls.quality_metric) if self.curve else None
-            self.emit({"type": "progress", "phase": phase, "epoch": epoch, "max_epochs": self.settings.max_epochs,
-                       "step": step, "steps": steps, "losses": losses, "quality": last_q,
-                       "elapsed_s": self.clock.elapsed()})
+            self.emit(
+                {
+                    "type": "progress",
+                    "phase": phase,
+                    "epoch": epoch,
+                    "max_epochs": self.settings.max_epochs,
+                    "step": step,
+                    "steps": steps,
+                    "losses": losses,
+                    "quality": last_q,
+                    "elapsed_s": self.clock.elapsed(),
+                }
+            )
 
     # -- the session ------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -224,21 +259,32 @@ class Session:
         log.event("aibench_profile", cfg.profile)
         log.event(C.SEED, cfg.seed)
         log.event(C.GLOBAL_BATCH_SIZE, self.settings.batch_size)
-        log.event("aibench_quality_target", self.target.describe(), rule=self.target.to_json(),
-                  override=cfg.overrides.target is not None)
+        log.event(
+            "aibench_quality_target",
+            self.target.describe(),
+            rule=self.target.to_json(),
+            override=cfg.overrides.target is not None,
+        )
         log.event("aibench_precision", cfg.overrides.precision)
         log.event("aibench_memory_format", cfg.overrides.memory_format)
         log.event("aibench_world_size", self.group.world_size, backend=self.group.backend)
         if cfg.backbone_weights:
             log.event("aibench_backbone_weights", cfg.backbone_weights, sha256=_sha256(Path(cfg.backbone_weights)))
         seed_everything(cfg.seed)
-        ctx = BenchmarkContext(profile=cfg.profile, settings=self.rank_settings, data_root=cfg.data_root_path,
-                               device=device, precision=cfg.overrides.precision, seed=cfg.seed,
-                               rank=self.group.rank, world_size=self.group.world_size,
-                               sync_batchnorm=cfg.overrides.sync_batchnorm,
-                               memory_format=cfg.overrides.memory_format,
-                               assets={k: Path(v) for k, v in cfg.assets.items()},
-                               backbone_weights=Path(cfg.backbone_weights) if cfg.backbone_weights else None)
+        ctx = BenchmarkContext(
+            profile=cfg.profile,
+            settings=self.rank_settings,
+            data_root=cfg.data_root_path,
+            device=device,
+            precision=cfg.overrides.precision,
+            seed=cfg.seed,
+            rank=self.group.rank,
+            world_size=self.group.world_size,
+            sync_batchnorm=cfg.overrides.sync_batchnorm,
+            memory_format=cfg.overrides.memory_format,
+            assets={k: Path(v) for k, v in cfg.assets.items()},
+            backbone_weights=Path(cfg.backbone_weights) if cfg.backbone_weights else None,
+        )
         bench = self.cls(ctx)
         status: str | None = None
         error: str | None = None
@@ -250,15 +296,21 @@ class Session:
         except Exception as exc:
             status, error = "error", f"build() failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         init_time = time.perf_counter() - t_init
-        meter, self.energy_reason = (open_energy_meter(device) if not self.group.distributed else
-                                     (None, "energy of a multi-process session is not measured: each rank's GPU "
-                                      "and each node's CPU would have to be summed without double counting"))
+        meter, self.energy_reason = (
+            open_energy_meter(device)
+            if not self.group.distributed
+            else (
+                None,
+                "energy of a multi-process session is not measured: each rank's GPU "
+                "and each node's CPU would have to be summed without double counting",
+            )
+        )
         self._read_energy(meter, "start")  # just before run_start: the closest reading to it
         log.end(C.INIT_STOP)
 
         synchronize(device)
         if status is None:
-            self.group.barrier()   # every rank built its model: the clock starts for all at once
+            self.group.barrier()  # every rank built its model: the clock starts for all at once
         # A session that failed to build still logs run_start/run_stop, so its log is complete and checkable.
         log.start(C.RUN_START)
         self.clock.run_start = time.perf_counter()
@@ -271,7 +323,7 @@ class Session:
                 bench.load_data()
                 log.event(C.TRAIN_SAMPLES, bench.train_samples())
                 log.event(C.EVAL_SAMPLES, bench.eval_samples())
-                self._log_optimizers(bench)   # after load_data: some benchmarks size their models by the data
+                self._log_optimizers(bench)  # after load_data: some benchmarks size their models by the data
                 self._prelude(bench, device)
                 for epoch in range(1, self.settings.max_epochs + 1):
                     self._train_epoch(bench, epoch, device)
@@ -298,7 +350,7 @@ class Session:
         assert status is not None
         synchronize(device)
         if status in ENDED_TOGETHER:
-            self.group.barrier()   # a failed rank is not waited for: torchrun ends the others when it exits
+            self.group.barrier()  # a failed rank is not waited for: torchrun ends the others when it exits
         run_time = self.clock.elapsed()
         self._read_energy(meter, "stop")
         if meter:
@@ -311,12 +363,13 @@ class Session:
             weights = "weights.pt"
             try:
                 save_atomic(bench.model_state(), cfg.path / weights)
-            except (OSError, RuntimeError) as exc:   # disk full, read-only folder (torch.save raises RuntimeError)
+            except (OSError, RuntimeError) as exc:  # disk full, read-only folder (torch.save raises RuntimeError)
                 weights = None
                 status, error = "error", _save_error(cfg.path / "weights.pt", exc)
 
-        return self._result(bench, status, error, ttq, epochs_to_quality, run_time, init_time, device,
-                            started_at, weights)
+        return self._result(
+            bench, status, error, ttq, epochs_to_quality, run_time, init_time, device, started_at, weights
+        )
 
     def _log_optimizers(self, bench: Benchmark) -> None:
         """MLPerf `opt_*` keys, one set per trained module (metadata names the module)."""
@@ -392,27 +445,54 @@ class Session:
         value = quality[self.cls.quality_metric]
         _check_finite(quality, f"evaluation after epoch {epoch}", what="quality metric")
         met = self.target.met(quality)
-        log.event(C.EVAL_ACCURACY, value, epoch_num=epoch, metric=self.cls.quality_metric,
-                  metrics={m: quality[m] for m in metrics_of(self.target)}, target_met=met)
+        log.event(
+            C.EVAL_ACCURACY,
+            value,
+            epoch_num=epoch,
+            metric=self.cls.quality_metric,
+            metrics={m: quality[m] for m in metrics_of(self.target)},
+            target_met=met,
+        )
         log.end(C.EVAL_STOP, epoch_num=epoch)
-        point = {"epoch": epoch, "elapsed_s": self.clock.elapsed(), "train_loss": _main_loss(self._epoch_losses),
-                 "train_losses": self._epoch_losses, "quality": quality}
+        point = {
+            "epoch": epoch,
+            "elapsed_s": self.clock.elapsed(),
+            "train_loss": _main_loss(self._epoch_losses),
+            "train_losses": self._epoch_losses,
+            "quality": quality,
+        }
         self.curve.append(point)
         self.emit({"type": "eval", **point, "metric": self.cls.quality_metric, "value": value, "target_met": met})
         return met
 
-    def _result(self, bench: Benchmark, status: str, error: str | None, ttq: float | None,
-                epochs_to_quality: int | None, run_time: float, init_time: float, device: torch.device,
-                started_at: str, weights: str | None) -> dict[str, Any]:
+    def _result(
+        self,
+        bench: Benchmark,
+        status: str,
+        error: str | None,
+        ttq: float | None,
+        epochs_to_quality: int | None,
+        run_time: float,
+        init_time: float,
+        device: torch.device,
+        started_at: str,
+        weights: str | None,
+    ) -> dict[str, Any]:
         cfg, clock = self.cfg, self.clock
         unavailable: dict[str, str] = {}
         throughput = clock.steady_samples / clock.steady_time if clock.steady_time > 0 else None
         peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         cuda_mem = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        ranks: list[dict[str, Any]] = [{"rank": 0, "throughput_samples_per_s": throughput, "peak_rss_mib": peak_rss,
-                  "cuda_max_allocated_mib": cuda_mem}]
+        ranks: list[dict[str, Any]] = [
+            {
+                "rank": 0,
+                "throughput_samples_per_s": throughput,
+                "peak_rss_mib": peak_rss,
+                "cuda_max_allocated_mib": cuda_mem,
+            }
+        ]
         if self.group.distributed:
-            if status in ENDED_TOGETHER:   # the ranks are in step: gather what each measured
+            if status in ENDED_TOGETHER:  # the ranks are in step: gather what each measured
                 ranks = self.group.gather({**ranks[0], "rank": self.group.rank})
                 # Ranks train concurrently on disjoint shards: the session's rate is the sum of theirs.
                 rates = [r["throughput_samples_per_s"] for r in ranks]
@@ -461,10 +541,14 @@ class Session:
                 "unavailable": unavailable,
             },
             "optimizers": getattr(self, "optimizers", {}),
-            "distributed": {"world_size": self.group.world_size, "backend": self.group.backend,
-                            "launch": cfg.launch, "per_rank": ranks,
-                            "batch_size_per_rank": self.rank_settings.batch_size,
-                            "evaluation": "rank 0 evaluates the whole evaluation set"},
+            "distributed": {
+                "world_size": self.group.world_size,
+                "backend": self.group.backend,
+                "launch": cfg.launch,
+                "per_rank": ranks,
+                "batch_size_per_rank": self.rank_settings.batch_size,
+                "evaluation": "rank 0 evaluates the whole evaluation set",
+            },
             "energy": energy,
             "characterization": characterization,
             "efficiency": efficiency,
@@ -499,14 +583,23 @@ class Session:
             unavailable["energy_to_quality_j"] = str(self.energy_reason) if reached else "target quality not reached"
         return out
 
-    def _efficiency(self, bench: Benchmark, throughput: float | None,
-                    device: torch.device) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _efficiency(
+        self, bench: Benchmark, throughput: float | None, device: torch.device
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Counted FLOPs at this session's shapes, and achieved FLOP/s against the device's matmul peak."""
         try:
             counts = characterize_model(self.cls, self.settings)
-            characterization = {k: counts[k] for k in ("parameters", "forward_flops_per_sample",
-                                                       "train_step_flops_per_sample", "sample", "counted_on",
-                                                       "counter")}
+            characterization = {
+                k: counts[k]
+                for k in (
+                    "parameters",
+                    "forward_flops_per_sample",
+                    "train_step_flops_per_sample",
+                    "sample",
+                    "counted_on",
+                    "counter",
+                )
+            }
         except Exception as exc:
             characterization = {"unavailable": f"FLOPs not counted: {type(exc).__name__}: {exc}"}
         if "unavailable" in characterization:
@@ -514,10 +607,12 @@ class Session:
         # The trained modules are at hand: their exact sizes (the probe sizes data-dependent tables from the
         # generator's parameters, before the data's filtering).
         characterization["trained_parameters"] = {
-            name: sum(p.numel() for p in t.module.parameters() if p.requires_grad) for name, t in bench.trained.items()}
+            name: sum(p.numel() for p in t.module.parameters() if p.requires_grad) for name, t in bench.trained.items()
+        }
         peaks = _peaks(self.cfg, device)
-        efficiency = achieved(characterization.get("train_step_flops_per_sample"), throughput, peaks,
-                              self.cfg.overrides.precision)
+        efficiency = achieved(
+            characterization.get("train_step_flops_per_sample"), throughput, peaks, self.cfg.overrides.precision
+        )
         return characterization, {**efficiency, "peak": peaks}
 
 
@@ -550,12 +645,14 @@ def run_session(cfg: SessionConfig, emit: Emit) -> dict[str, Any]:
     cfg.path.mkdir(parents=True, exist_ok=True)
     group = join_group(cfg.device)
     result, not_finite = finite_or_null(Session(cfg, emit, group).run())
-    result["metrics"]["unavailable"].update(not_finite)   # a NaN is missing, with the reason, never JSON NaN
+    result["metrics"]["unavailable"].update(not_finite)  # a NaN is missing, with the reason, never JSON NaN
     if group.is_main:
         write_json_atomic(cfg.path / "result.json", result)
     elif result["status"] not in ENDED_TOGETHER:
-        write_json_atomic(failure_path(cfg.path, group.rank), {"rank": group.rank, "status": result["status"],
-                                                              "error": result["error"]})
+        write_json_atomic(
+            failure_path(cfg.path, group.rank),
+            {"rank": group.rank, "status": result["status"], "error": result["error"]},
+        )
     if result["status"] in ENDED_TOGETHER:
         group.close()
     return result

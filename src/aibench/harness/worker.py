@@ -26,7 +26,7 @@ def _stop_with_parent() -> None:
 
     signal.signal(signal.SIGTERM, handler)
     parent = os.environ.get("AIBENCH_PARENT_PID")
-    under_torchrun = "TORCHELASTIC_RUN_ID" in os.environ   # then the parent is torchrun, which watches aibench
+    under_torchrun = "TORCHELASTIC_RUN_ID" in os.environ  # then the parent is torchrun, which watches aibench
     stop_with_parent(int(parent) if parent and not under_torchrun else None)
 
 
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
             return
         try:
             events.write(json.dumps(event, default=str) + "\n")
-        except BrokenPipeError:   # the parent stopped reading: the session goes on and writes its result
+        except BrokenPipeError:  # the parent stopped reading: the session goes on and writes its result
             parent_gone = True
 
     cfg = SessionConfig.from_json(Path(argv[0]).read_text())

@@ -41,13 +41,13 @@ _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class ClassificationOptions:
-    image_size: int                  # training crop and evaluation centre crop
-    resize: int                      # evaluation: resize the short side to this, then centre-crop
-    lr_step_epochs: int              # learning rate /10 every this many epochs
-    workers: int = 0                 # DataLoader worker processes
-    crop_scale_min: float = 0.08     # RandomResizedCrop's smallest area fraction
-    warmup_steps: int = 0            # linear learning-rate warm-up
-    num_classes: int | None = None   # for counting FLOPs without data (the full profile: 1000)
+    image_size: int  # training crop and evaluation centre crop
+    resize: int  # evaluation: resize the short side to this, then centre-crop
+    lr_step_epochs: int  # learning rate /10 every this many epochs
+    workers: int = 0  # DataLoader worker processes
+    crop_scale_min: float = 0.08  # RandomResizedCrop's smallest area fraction
+    warmup_steps: int = 0  # linear learning-rate warm-up
+    num_classes: int | None = None  # for counting FLOPs without data (the full profile: 1000)
 
     def __post_init__(self) -> None:
         if not 0 < self.image_size <= self.resize:
@@ -88,21 +88,33 @@ class ImageClassification(Benchmark):
     )
     profiles = {
         "full": ProfileSettings(
-            batch_size=256, learning_rate=0.1, max_epochs=90, target=AtLeast("top1", 0.749),
-            convergent=AtLeast("top1", 0.737), time_limit_s=14 * 24 * 3600,
-            options=ClassificationOptions(image_size=224, resize=256, lr_step_epochs=30, workers=8,
-                                          num_classes=1000),
+            batch_size=256,
+            learning_rate=0.1,
+            max_epochs=90,
+            target=AtLeast("top1", 0.749),
+            convergent=AtLeast("top1", 0.737),
+            time_limit_s=14 * 24 * 3600,
+            options=ClassificationOptions(image_size=224, resize=256, lr_step_epochs=30, workers=8, num_classes=1000),
         ),
         "small": ProfileSettings(
-            batch_size=16, learning_rate=0.02, max_epochs=16, target=AtLeast("top1", 0.67),
-            convergent=AtLeast("top1", 0.66), time_limit_s=900,
+            batch_size=16,
+            learning_rate=0.02,
+            max_epochs=16,
+            target=AtLeast("top1", 0.67),
+            convergent=AtLeast("top1", 0.66),
+            time_limit_s=900,
             data=ImageNetParams(classes=10, train_per_class=100, val_per_class=50, image_size=40),
             # Whole images (crop scale 1, evaluation resizes to 32 without cropping): see the module docstring.
-            options=ClassificationOptions(image_size=32, resize=32, lr_step_epochs=10, crop_scale_min=1.0,
-                                          warmup_steps=200),
+            options=ClassificationOptions(
+                image_size=32, resize=32, lr_step_epochs=10, crop_scale_min=1.0, warmup_steps=200
+            ),
         ),
         "tiny": ProfileSettings(
-            batch_size=8, learning_rate=0.003, max_epochs=2, target=AtLeast("top1", 0.99), time_limit_s=120,
+            batch_size=8,
+            learning_rate=0.003,
+            max_epochs=2,
+            target=AtLeast("top1", 0.99),
+            time_limit_s=120,
             data=ImageNetParams(classes=3, train_per_class=8, val_per_class=4, image_size=36),
             options=ClassificationOptions(image_size=32, resize=36, lr_step_epochs=30),
         ),
@@ -114,20 +126,36 @@ class ImageClassification(Benchmark):
         # class folders is not reading the data set.
         classes = sorted(p.name for p in (self.ctx.data_root / "imagenet" / "train").iterdir() if p.is_dir())
         model = _model(len(classes)).to(self.device)
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=self.settings.learning_rate, momentum=0.9,
-                                         weight_decay=1e-4)
-        self.schedule = WarmupStepDecay(self.optimizer, opts.warmup_steps,
-                                        every(opts.lr_step_epochs, self.settings.max_epochs))
+        self.optimizer = torch.optim.SGD(
+            model.parameters(), lr=self.settings.learning_rate, momentum=0.9, weight_decay=1e-4
+        )
+        self.schedule = WarmupStepDecay(
+            self.optimizer, opts.warmup_steps, every(opts.lr_step_epochs, self.settings.max_epochs)
+        )
         self.model = self.add_trained("model", model, self.optimizer, self.schedule)
         self.loss_fn = nn.CrossEntropyLoss()
 
     def load_data(self) -> None:
         opts: ClassificationOptions = self.settings.options
         size = opts.image_size
-        train_tf = T.Compose([T.ToImage(), T.RandomResizedCrop(size, scale=(opts.crop_scale_min, 1.0), antialias=True),
-                              T.RandomHorizontalFlip(), T.ToDtype(torch.float32, scale=True), T.Normalize(_MEAN, _STD)])
-        eval_tf = T.Compose([T.ToImage(), T.Resize(opts.resize, antialias=True), T.CenterCrop(size),
-                             T.ToDtype(torch.float32, scale=True), T.Normalize(_MEAN, _STD)])
+        train_tf = T.Compose(
+            [
+                T.ToImage(),
+                T.RandomResizedCrop(size, scale=(opts.crop_scale_min, 1.0), antialias=True),
+                T.RandomHorizontalFlip(),
+                T.ToDtype(torch.float32, scale=True),
+                T.Normalize(_MEAN, _STD),
+            ]
+        )
+        eval_tf = T.Compose(
+            [
+                T.ToImage(),
+                T.Resize(opts.resize, antialias=True),
+                T.CenterCrop(size),
+                T.ToDtype(torch.float32, scale=True),
+                T.Normalize(_MEAN, _STD),
+            ]
+        )
         check_imagenet(self.ctx.data_root)
         self.train_set = image_folder(self.ctx.data_root, "train", train_tf)
         self.val_set = image_folder(self.ctx.data_root, "val", eval_tf)
@@ -135,11 +163,17 @@ class ImageClassification(Benchmark):
 
     def _loader(self, dataset: Any, shuffle: bool, epoch: int = 0) -> DataLoader:
         gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch)
-        sampler = self.ctx.sampler(dataset, shuffle, epoch) if shuffle else None   # this rank's shard, if several
-        return DataLoader(dataset, batch_size=self.settings.batch_size, shuffle=shuffle and sampler is None,
-                          sampler=sampler, generator=gen, num_workers=self.settings.options.workers,
-                          pin_memory=self.device.type == "cuda",
-                          drop_last=shuffle and len(dataset) > self.settings.batch_size)
+        sampler = self.ctx.sampler(dataset, shuffle, epoch) if shuffle else None  # this rank's shard, if several
+        return DataLoader(
+            dataset,
+            batch_size=self.settings.batch_size,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
+            generator=gen,
+            num_workers=self.settings.options.workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=shuffle and len(dataset) > self.settings.batch_size,
+        )
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
         return self._loader(self.train_set, shuffle=True, epoch=epoch)
@@ -192,8 +226,9 @@ class ImageClassification(Benchmark):
         def training_loss() -> torch.Tensor:
             return nn.functional.cross_entropy(model.train()(images), labels)
 
-        return ModelProbe(model, inference, training_loss, samples=2,
-                          sample_shape=f"3x{size}x{size} image, {classes} classes")
+        return ModelProbe(
+            model, inference, training_loss, samples=2, sample_shape=f"3x{size}x{size} image, {classes} classes"
+        )
 
     def train_samples(self) -> int:
         return len(self.train_set)

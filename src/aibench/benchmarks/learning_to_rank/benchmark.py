@@ -57,18 +57,18 @@ class RankingOptions:
     teacher_epochs: int = 50
     teacher_d: int = 100
     student_d: int = 50
-    L: int = 5                       # previous items per window
-    T: int = 3                       # targets per window
-    nh: int = 16                     # horizontal filters per height
-    nv: int = 2                      # vertical filters
+    L: int = 5  # previous items per window
+    T: int = 3  # targets per window
+    nh: int = 16  # horizontal filters per height
+    nv: int = 2  # vertical filters
     dropout: float = 0.5
     ac_conv: str = "iden"
     ac_fc: str = "sigm"
-    neg_samples: int = 3             # per target
+    neg_samples: int = 3  # per target
     l2: float = 1e-6
-    K: int = 10                      # teacher's top-K distilled
-    lamda: float = 1.0               # position-importance temperature
-    mu: float = 0.1                  # ranking-discrepancy slope
+    K: int = 10  # teacher's top-K distilled
+    lamda: float = 1.0  # position-importance temperature
+    mu: float = 0.1  # ranking-discrepancy slope
     dynamic_samples: int = 100
     dynamic_start_epoch: int = 10
     teach_alpha: float = 1.0
@@ -78,8 +78,19 @@ class RankingOptions:
     eval_batch: int = 1024
 
     def __post_init__(self) -> None:
-        positive = ("teacher_epochs", "teacher_d", "student_d", "L", "T", "nh", "nv", "neg_samples", "K",
-                    "dynamic_samples", "eval_batch")
+        positive = (
+            "teacher_epochs",
+            "teacher_d",
+            "student_d",
+            "L",
+            "T",
+            "nh",
+            "nv",
+            "neg_samples",
+            "K",
+            "dynamic_samples",
+            "eval_batch",
+        )
         bad = [name for name in positive if getattr(self, name) < 1]
         if bad:
             raise ValueError(f"DC-AI-C16 options must be >= 1: {bad}")
@@ -121,8 +132,13 @@ class LearningToRank(Benchmark):
     )
     profiles = {
         "full": ProfileSettings(
-            batch_size=512, learning_rate=1e-3, max_epochs=50, target=AtLeast("prec@3", 0.1458),
-            convergent=AtLeast("prec@3", 0.139), time_limit_s=2 * 24 * 3600, options=RankingOptions(),
+            batch_size=512,
+            learning_rate=1e-3,
+            max_epochs=50,
+            target=AtLeast("prec@3", 0.1458),
+            convergent=AtLeast("prec@3", 0.139),
+            time_limit_s=2 * 24 * 3600,
+            options=RankingOptions(),
         ),
         # small: the reference recipe on embedded data (docs/calibration-C16.md): one city, 500 places, 2,000
         # users, each following one of 40 routes (a route orders 60 of the city's places; 4.8 routes pass through
@@ -134,18 +150,42 @@ class LearningToRank(Benchmark):
         # after epoch 6, 0.325-0.343 after epoch 7, and 0.37-0.39 over epochs 11-14 (the teacher, 8 epochs, ends
         # at 0.38). 0.33 was reached in epoch 7 by seeds 1, 2, 3, 5, 6 and in epoch 8 by seed 4, never earlier.
         "small": ProfileSettings(
-            batch_size=512, learning_rate=1e-3, max_epochs=16, target=AtLeast("prec@3", 0.33),
-            convergent=AtLeast("prec@3", 0.314), time_limit_s=1200,
-            data=GowallaParams(users=2000, locations=500, clusters=1, min_checkins=30, max_checkins=80,
-                               routes=40, route_length=60, start_spread=0.25),
+            batch_size=512,
+            learning_rate=1e-3,
+            max_epochs=16,
+            target=AtLeast("prec@3", 0.33),
+            convergent=AtLeast("prec@3", 0.314),
+            time_limit_s=1200,
+            data=GowallaParams(
+                users=2000,
+                locations=500,
+                clusters=1,
+                min_checkins=30,
+                max_checkins=80,
+                routes=40,
+                route_length=60,
+                start_spread=0.25,
+            ),
             options=RankingOptions(teacher_epochs=8, dynamic_start_epoch=2),
         ),
         "tiny": ProfileSettings(
-            batch_size=64, learning_rate=1e-3, max_epochs=2, target=AtLeast("prec@3", 0.99), time_limit_s=120,
-            data=GowallaParams(users=60, locations=80, clusters=3, min_checkins=20, max_checkins=30, routes=4,
-                               route_length=20),
-            options=RankingOptions(teacher_epochs=1, teacher_d=16, student_d=8, dynamic_samples=20,
-                                   dynamic_start_epoch=1, min_user_items=5, min_item_users=2),
+            batch_size=64,
+            learning_rate=1e-3,
+            max_epochs=2,
+            target=AtLeast("prec@3", 0.99),
+            time_limit_s=120,
+            data=GowallaParams(
+                users=60, locations=80, clusters=3, min_checkins=20, max_checkins=30, routes=4, route_length=20
+            ),
+            options=RankingOptions(
+                teacher_epochs=1,
+                teacher_d=16,
+                student_d=8,
+                dynamic_samples=20,
+                dynamic_start_epoch=1,
+                min_user_items=5,
+                min_item_users=2,
+            ),
         ),
     }
 
@@ -173,8 +213,10 @@ class LearningToRank(Benchmark):
         self.test_sequences = torch.from_numpy(inst.test_sequences).to(dev)
         self.n_test = np.diff(seqs.test_offsets)
         padded = np.full((seqs.num_users, int(self.n_test.max())), -1, np.int64)
-        padded[np.repeat(np.arange(seqs.num_users), self.n_test),
-               np.arange(len(seqs.test_items)) - np.repeat(seqs.test_offsets[:-1], self.n_test)] = seqs.test_items
+        padded[
+            np.repeat(np.arange(seqs.num_users), self.n_test),
+            np.arange(len(seqs.test_items)) - np.repeat(seqs.test_offsets[:-1], self.n_test),
+        ] = seqs.test_items
         self.test_targets = torch.from_numpy(padded).to(dev)
 
         teacher = _caser(o, self.num_users, self.num_items, o.teacher_d).to(dev)
@@ -195,13 +237,17 @@ class LearningToRank(Benchmark):
     def _batches(self, stream: int, distill: bool, dynamic: bool) -> Iterator[dict[str, torch.Tensor]]:
         gen = torch.Generator(device=self.device).manual_seed(self.ctx.seed * 1_000_003 + stream)
         order = torch.randperm(len(self.users), generator=gen, device=self.device)
-        order = order[self.ctx.shard(len(order))]   # this rank's windows (all of them in one process)
+        order = order[self.ctx.shard(len(order))]  # this rank's windows (all of them in one process)
         n_neg = self.opts.neg_samples * self.targets.shape[1]
         for i in range(0, len(order), self.settings.batch_size):
-            idx = order[i:i + self.settings.batch_size]
+            idx = order[i : i + self.settings.batch_size]
             users = self.users[idx]
-            batch = {"users": users, "sequences": self.sequences[idx], "targets": self.targets[idx],
-                     "negatives": self.sampler.sample(users, n_neg, gen)}
+            batch = {
+                "users": users,
+                "sequences": self.sequences[idx],
+                "targets": self.targets[idx],
+                "negatives": self.sampler.sample(users, n_neg, gen),
+            }
             if distill:
                 assert self.candidates is not None
                 batch["candidates"] = self.candidates[idx]
@@ -224,8 +270,7 @@ class LearningToRank(Benchmark):
                 self.teacher_optimizer.step()
                 yield StepOutput(loss=loss.detach(), samples=len(batch["users"]))
         with self.ctx.autocast():
-            self.candidates = teacher_topk(self.teacher, self.users, self.sequences, self.targets,
-                                           self.opts.K)
+            self.candidates = teacher_topk(self.teacher, self.users, self.sequences, self.targets, self.opts.K)
         self.teacher_optimizer.state.clear()  # its Adam moments are twice the teacher's size and no longer needed
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
@@ -244,8 +289,7 @@ class LearningToRank(Benchmark):
                 # The samples only estimate the student's rank of each candidate: no gradient through them.
                 with torch.no_grad():
                     sample_scores = self.model.score(x.detach(), batch["samples"])
-                weight = weight * discrepancy_weights(cand.detach(), sample_scores, self.num_items,
-                                                      self.opts.mu)
+                weight = weight * discrepancy_weights(cand.detach(), sample_scores, self.num_items, self.opts.mu)
             loss = distillation_loss(pos, neg, cand, weight, self.opts.teach_alpha)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -279,8 +323,9 @@ class LearningToRank(Benchmark):
         rows = np.repeat(np.arange(len(users)), ends - starts)
         cols = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(rows) else np.zeros(0, int)
         scores[torch.from_numpy(rows).to(self.device), self.train_items[torch.from_numpy(cols).to(self.device)]] = (
-            float("-inf"))
-        top = torch.argsort(scores, dim=1, descending=True, stable=True)[:, :max(KS)]
+            float("-inf")
+        )
+        top = torch.argsort(scores, dim=1, descending=True, stable=True)[:, : max(KS)]
         return list(top.cpu().numpy())
 
     def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:
@@ -317,14 +362,18 @@ class LearningToRank(Benchmark):
             x = student.query(seq, user)
             p, n, c = student.score(x, torch.cat([pos, neg, cand], 1)).split([T, neg.shape[1], K], 1)
             with torch.no_grad():
-                w = weight * discrepancy_weights(c.detach(), student.score(x.detach(), samples), items,
-                                                 o.mu)
+                w = weight * discrepancy_weights(c.detach(), student.score(x.detach(), samples), items, o.mu)
             return distillation_loss(p, n, c, w, o.teach_alpha)
 
-        return ModelProbe(student, inference, training_loss, samples=1,
-                          sample_shape=f"user + last {o.L} items; {users} users x {items} items",
-                          notes=f"student d={o.student_d} (the teacher, d={o.teacher_d}, trains in the "
-                                "prelude); forward = scoring every item for one user, training step = one window")
+        return ModelProbe(
+            student,
+            inference,
+            training_loss,
+            samples=1,
+            sample_shape=f"user + last {o.L} items; {users} users x {items} items",
+            notes=f"student d={o.student_d} (the teacher, d={o.teacher_d}, trains in the "
+            "prelude); forward = scoring every item for one user, training step = one window",
+        )
 
     def train_samples(self) -> int:
         return len(self.users)

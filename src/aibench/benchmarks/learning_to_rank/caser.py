@@ -15,19 +15,32 @@ import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "iden": lambda x: x, "relu": F.relu, "tanh": torch.tanh, "sigm": torch.sigmoid,
+    "iden": lambda x: x,
+    "relu": F.relu,
+    "tanh": torch.tanh,
+    "sigm": torch.sigmoid,
 }
 
 
 class Caser(nn.Module):
-    def __init__(self, num_users: int, num_items: int, d: int, L: int, nh: int = 16, nv: int = 2,
-                 dropout: float = 0.5, ac_conv: str = "iden", ac_fc: str = "sigm") -> None:
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        d: int,
+        L: int,
+        nh: int = 16,
+        nv: int = 2,
+        dropout: float = 0.5,
+        ac_conv: str = "iden",
+        ac_fc: str = "sigm",
+    ) -> None:
         super().__init__()
         self.num_items = num_items
         self.ac_conv, self.ac_fc = ACTIVATIONS[ac_conv], ACTIVATIONS[ac_fc]
         self.user_embeddings = nn.Embedding(num_users, d)
         self.item_embeddings = nn.Embedding(num_items + 1, d)  # + padding row
-        self.conv_v = nn.Conv2d(1, nv, (L, 1))                   # vertical: weighted sums over the L items
+        self.conv_v = nn.Conv2d(1, nv, (L, 1))  # vertical: weighted sums over the L items
         self.conv_h = nn.ModuleList(nn.Conv2d(1, nh, (h, d)) for h in range(1, L + 1))  # union-level patterns
         self.fc1 = nn.Linear(nv * d + nh * L, d)
         self.dropout = nn.Dropout(dropout)
@@ -43,16 +56,18 @@ class Caser(nn.Module):
         # The convolutions are computed as matrix products on the same Conv2d parameters (identical result):
         # a (h, d) kernel over an (L, d) image is a linear map of each window of h rows, and this runs 2-3x
         # faster than mkldnn's convolution backward on CPU.
-        embs = self.item_embeddings(seq)                                    # (B, L, d)
+        embs = self.item_embeddings(seq)  # (B, L, d)
         B, L, d = embs.shape
-        w_v = self.conv_v.weight.view(-1, L)                                # (nv, L)
-        out_v = (torch.matmul(w_v, embs) + cast(torch.Tensor, self.conv_v.bias)[:, None]).flatten(1)  # (B, nv*d), as conv_v(.).view
+        w_v = self.conv_v.weight.view(-1, L)  # (nv, L)
+        out_v = (torch.matmul(w_v, embs) + cast(torch.Tensor, self.conv_v.bias)[:, None]).flatten(
+            1
+        )  # (B, nv*d), as conv_v(.).view
         out_h = []
         for h, module in enumerate(self.conv_h, start=1):
             conv = cast(nn.Conv2d, module)
             windows = embs.unfold(1, h, 1).transpose(2, 3).reshape(B, L - h + 1, h * d)
             out = self.ac_conv(F.linear(windows, conv.weight.view(conv.out_channels, -1), conv.bias))
-            out_h.append(out.amax(1))                                       # max-pool over time
+            out_h.append(out.amax(1))  # max-pool over time
         z = self.ac_fc(self.fc1(self.dropout(torch.cat([out_v, *out_h], 1))))
         return torch.cat([z, self.user_embeddings(user)], 1)
 
@@ -60,8 +75,9 @@ class Caser(nn.Module):
         """Scores (B, N) of items (B, N) for queries x (B, 2d) from `query`."""
         return torch.baddbmm(self.b2(items), self.W2(items), x.unsqueeze(2)).squeeze(2)
 
-    def forward(self, seq: torch.Tensor, user: torch.Tensor, items: torch.Tensor,
-                return_query: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, seq: torch.Tensor, user: torch.Tensor, items: torch.Tensor, return_query: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Scores (B, N) of items (B, N) for the queries (seq (B, L), user (B,)); with `return_query`, also the
         query representation (what ranking distillation scores its sampled items against)."""
         x = self.query(seq, user)

@@ -29,8 +29,9 @@ def position_weights(K: int, lamda: float, device: torch.device) -> torch.Tensor
     return (w / w.sum()).unsqueeze(0)
 
 
-def discrepancy_weights(candidate_scores: torch.Tensor, sample_scores: torch.Tensor, num_items: int,
-                        mu: float) -> torch.Tensor:
+def discrepancy_weights(
+    candidate_scores: torch.Tensor, sample_scores: torch.Tensor, num_items: int, mu: float
+) -> torch.Tensor:
     """(B, K) ranking-discrepancy weights from the student's scores of candidates (B, K) and samples (B, S)."""
     above = (candidate_scores.unsqueeze(2) < sample_scores.unsqueeze(1)).sum(2).float()
     predicted_rank = torch.floor(num_items * above / sample_scores.shape[1])
@@ -43,21 +44,23 @@ def ranking_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     return (-F.logsigmoid(pos).sum(1) - F.logsigmoid(-neg).sum(1)).mean()
 
 
-def distillation_loss(pos: torch.Tensor, neg: torch.Tensor, cand: torch.Tensor, weight: torch.Tensor,
-                      alpha: float) -> torch.Tensor:
+def distillation_loss(
+    pos: torch.Tensor, neg: torch.Tensor, cand: torch.Tensor, weight: torch.Tensor, alpha: float
+) -> torch.Tensor:
     return ranking_loss(pos, neg) + alpha * (-F.logsigmoid(cand) * weight).sum(1).mean()
 
 
 @torch.no_grad()
-def teacher_topk(teacher: Caser, users: torch.Tensor, sequences: torch.Tensor, targets: torch.Tensor, K: int,
-                 batch_size: int = 1024) -> torch.Tensor:
+def teacher_topk(
+    teacher: Caser, users: torch.Tensor, sequences: torch.Tensor, targets: torch.Tensor, K: int, batch_size: int = 1024
+) -> torch.Tensor:
     """(N, K) teacher's top-K items for every training instance, its own targets excluded (`with_targets=False`)."""
     teacher.eval()
     out = torch.empty((len(users), K), dtype=torch.long, device=users.device)
     for i in range(0, len(users), batch_size):
-        scores = teacher.score_all(sequences[i:i + batch_size], users[i:i + batch_size]).float()
-        scores.scatter_(1, targets[i:i + batch_size], float("-inf"))
-        out[i:i + batch_size] = scores.topk(K, dim=1).indices
+        scores = teacher.score_all(sequences[i : i + batch_size], users[i : i + batch_size]).float()
+        scores.scatter_(1, targets[i : i + batch_size], float("-inf"))
+        out[i : i + batch_size] = scores.topk(K, dim=1).indices
     return out
 
 

@@ -45,13 +45,13 @@ from aibench.registry import register
 
 @dataclass(frozen=True)
 class DetectionOptions:
-    min_size: int                         # images are rescaled so the short side is min_size (long <= max_size)
+    min_size: int  # images are rescaled so the short side is min_size (long <= max_size)
     max_size: int
-    decay_epochs: tuple[int, ...] = ()    # learning rate x0.1 after these epochs
-    warmup_iters: int = 0                 # linear warm-up (torchvision's detection recipe)
-    clip_grad_norm: float | None = None   # guards the first from-scratch steps against exploding box gradients
+    decay_epochs: tuple[int, ...] = ()  # learning rate x0.1 after these epochs
+    warmup_iters: int = 0  # linear warm-up (torchvision's detection recipe)
+    clip_grad_norm: float | None = None  # guards the first from-scratch steps against exploding box gradients
     eval_batch_size: int = 1
-    box_nms_thresh: float = 0.5           # test-time NMS (torchvision's default; the reference uses 0.3)
+    box_nms_thresh: float = 0.5  # test-time NMS (torchvision's default; the reference uses 0.3)
     # Sampling and proposal counts are training settings, not architecture: the reference code's values
     # (128 sampled RoIs per image, 300 test proposals) instead of torchvision's 512 and 1000.
     box_batch_size_per_image: int = 128
@@ -66,12 +66,16 @@ class DetectionOptions:
             raise ValueError("warmup_iters >= 0, eval_batch_size >= 1 and box_nms_thresh in (0, 1] are required")
 
     def model_kwargs(self) -> dict[str, Any]:
-        return {"min_size": self.min_size, "max_size": self.max_size, "box_nms_thresh": self.box_nms_thresh,
-                "box_batch_size_per_image": self.box_batch_size_per_image,
-                "rpn_post_nms_top_n_test": self.rpn_post_nms_top_n_test}
+        return {
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "box_nms_thresh": self.box_nms_thresh,
+            "box_batch_size_per_image": self.box_batch_size_per_image,
+            "rpn_post_nms_top_n_test": self.rpn_post_nms_top_n_test,
+        }
 
 
-_NUM_CLASSES = len(VOC_CLASSES) + 1   # + background (label 0)
+_NUM_CLASSES = len(VOC_CLASSES) + 1  # + background (label 0)
 
 
 def _model(opts: DetectionOptions, backbone_weights: Path | None = None) -> torch.nn.Module:
@@ -82,8 +86,9 @@ def _model(opts: DetectionOptions, backbone_weights: Path | None = None) -> torc
     stage frozen (3 trainable stages), the setup of the reference code's ImageNet-initialised backbone.
     """
     if backbone_weights is None:
-        return fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=_NUM_CLASSES,
-                                       **opts.model_kwargs())
+        return fasterrcnn_resnet50_fpn(
+            weights=None, weights_backbone=None, num_classes=_NUM_CLASSES, **opts.model_kwargs()
+        )
     trunk = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
     trunk.load_state_dict(_trunk_state(backbone_weights), strict=False)
     return FasterRCNN(_resnet_fpn_extractor(trunk, 3), num_classes=_NUM_CLASSES, **opts.model_kwargs())
@@ -96,7 +101,7 @@ def _trunk_state(path: Path) -> dict[str, torch.Tensor]:
     except Exception as exc:
         raise ValueError(f"--backbone-weights {path}: not a PyTorch state dict ({exc})") from exc
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]   # an aibench weights.pt: {"model": ResNet-50 state dict} from a DC-AI-C1 session
+        state = state["model"]  # an aibench weights.pt: {"model": ResNet-50 state dict} from a DC-AI-C1 session
     expected = set(resnet50().state_dict()) - {"fc.weight", "fc.bias"}
     trunk = {k: v for k, v in state.items() if k in expected}
     missing = expected - set(trunk) - {k for k in expected if k.endswith("num_batches_tracked")}
@@ -146,32 +151,64 @@ class ObjectDetection(Benchmark):
     quality_metric = "map50"
     channels_last = True
     backbone = "the ResNet-50 trunk (a DC-AI-C1 session's weights.pt, or a torchvision ResNet-50 state dict)"
-    baselines = (Baseline("colour segmentation", _colour_segmentation,
-                          "saturation threshold, connected components, nearest class colour"),
-                 Baseline("region shapes + 7-NN", _region_shapes,
-                          "Felzenszwalb regions at 3 scales, 8x8 silhouette + box geometry, distance-weighted"))
+    baselines = (
+        Baseline(
+            "colour segmentation",
+            _colour_segmentation,
+            "saturation threshold, connected components, nearest class colour",
+        ),
+        Baseline(
+            "region shapes + 7-NN",
+            _region_shapes,
+            "Felzenszwalb regions at 3 scales, 8x8 silhouette + box geometry, distance-weighted",
+        ),
+    )
     profiles = {
         "full": ProfileSettings(
-            batch_size=10, learning_rate=1e-3, max_epochs=20, target=AtLeast("map50", 0.75),
-            convergent=AtLeast("map50", 0.74), time_limit_s=14 * 24 * 3600,
-            options=DetectionOptions(min_size=600, max_size=1000, decay_epochs=(5, 11, 17), box_nms_thresh=0.3,
-                                     eval_batch_size=10),
+            batch_size=10,
+            learning_rate=1e-3,
+            max_epochs=20,
+            target=AtLeast("map50", 0.75),
+            convergent=AtLeast("map50", 0.74),
+            time_limit_s=14 * 24 * 3600,
+            options=DetectionOptions(
+                min_size=600, max_size=1000, decay_epochs=(5, 11, 17), box_nms_thresh=0.3, eval_batch_size=10
+            ),
         ),
         # Calibrated on 2 CPU cores. From scratch, mAP stays under 0.25 for 2-4 epochs, then jumps to 0.8-1.0
         # within about two epochs; 0.5 sits between the two regimes and was reached in epoch 4-6 over seeds 0-3
         # (about 1.3 s a step and 55 s an epoch, evaluation included, with 2 threads). lr 0.02 diverged without
         # clipping (NaN in epoch 2) and learned more slowly with it; lr 0.01 with warmup and clipping was smooth.
         "small": ProfileSettings(
-            batch_size=2, learning_rate=0.01, max_epochs=12, target=AtLeast("map50", 0.5),
-            convergent=AtLeast("map50", 0.45), time_limit_s=1200,
-            data=VOCParams(num_classes=3, num_trainval=80, num_test=40, image_size=128, max_objects=2,
-                           surfaces=("noise", "gradient"), object_saturation=(0.5, 1.0), object_value=(0.6, 1.0),
-                           background_saturation=0.2, background_brightness=0.6, occluder_prob=1.0),
-            options=DetectionOptions(min_size=128, max_size=128, warmup_iters=20, clip_grad_norm=10.0,
-                                     eval_batch_size=8),
+            batch_size=2,
+            learning_rate=0.01,
+            max_epochs=12,
+            target=AtLeast("map50", 0.5),
+            convergent=AtLeast("map50", 0.45),
+            time_limit_s=1200,
+            data=VOCParams(
+                num_classes=3,
+                num_trainval=80,
+                num_test=40,
+                image_size=128,
+                max_objects=2,
+                surfaces=("noise", "gradient"),
+                object_saturation=(0.5, 1.0),
+                object_value=(0.6, 1.0),
+                background_saturation=0.2,
+                background_brightness=0.6,
+                occluder_prob=1.0,
+            ),
+            options=DetectionOptions(
+                min_size=128, max_size=128, warmup_iters=20, clip_grad_norm=10.0, eval_batch_size=8
+            ),
         ),
         "tiny": ProfileSettings(
-            batch_size=2, learning_rate=0.01, max_epochs=2, target=AtLeast("map50", 0.99), time_limit_s=120,
+            batch_size=2,
+            learning_rate=0.01,
+            max_epochs=2,
+            target=AtLeast("map50", 0.99),
+            time_limit_s=120,
             data=VOCParams(num_classes=2, num_trainval=2, num_test=2, image_size=64, max_objects=1),
             options=DetectionOptions(min_size=64, max_size=64, clip_grad_norm=10.0, eval_batch_size=2),
         ),
@@ -180,8 +217,12 @@ class ObjectDetection(Benchmark):
     def build(self) -> None:
         opts: DetectionOptions = self.settings.options
         model = _model(opts, self.ctx.backbone_weights).to(self.device)
-        self.optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
-                                         lr=self.settings.learning_rate, momentum=0.9, weight_decay=opts.weight_decay)
+        self.optimizer = torch.optim.SGD(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=self.settings.learning_rate,
+            momentum=0.9,
+            weight_decay=opts.weight_decay,
+        )
         self.schedule = WarmupStepDecay(self.optimizer, opts.warmup_iters, opts.decay_epochs)
         self.model = self.add_trained("model", model, self.optimizer, self.schedule)
 
@@ -195,10 +236,17 @@ class ObjectDetection(Benchmark):
         collate: Any = _collate
         if self.settings.options.hflip:
             collate = _FlipCollate(torch.Generator().manual_seed(seed + 1))
-        sampler = self.ctx.sampler(self.train_set, shuffle=True, epoch=epoch)   # this rank's shard, if several
-        return DataLoader(self.train_set, batch_size=self.settings.batch_size, shuffle=sampler is None,
-                          sampler=sampler, generator=torch.Generator().manual_seed(seed), num_workers=0,
-                          collate_fn=collate, pin_memory=self.device.type == "cuda")
+        sampler = self.ctx.sampler(self.train_set, shuffle=True, epoch=epoch)  # this rank's shard, if several
+        return DataLoader(
+            self.train_set,
+            batch_size=self.settings.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            generator=torch.Generator().manual_seed(seed),
+            num_workers=0,
+            collate_fn=collate,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def train_step(self, batch: Any) -> StepOutput:
         images, targets = batch
@@ -229,18 +277,26 @@ class ObjectDetection(Benchmark):
         images = [self.eval_inputs[i].to(self.device, non_blocking=True) for i in indices]
         with self.ctx.autocast():
             outputs = self.model(images)
-        return [torch.cat([o["boxes"].float(), o["scores"].float()[:, None], o["labels"].float()[:, None]], 1)
-                .cpu().numpy() for o in outputs]
+        return [
+            torch.cat([o["boxes"].float(), o["scores"].float()[:, None], o["labels"].float()[:, None]], 1).cpu().numpy()
+            for o in outputs
+        ]
 
     def score(self, outputs: Mapping[int, np.ndarray]) -> dict[str, float]:
         records = self.test_set.records
         dets = [torch.from_numpy(np.asarray(outputs[i], np.float32).reshape(-1, 6)) for i in range(len(records))]
-        result = eval_detection_voc([d[:, :4] for d in dets], [d[:, 5].long() for d in dets], [d[:, 4] for d in dets],
-                                    [torch.from_numpy(r.boxes) for r in records],
-                                    [torch.from_numpy(r.labels) for r in records],
-                                    [torch.from_numpy(r.difficult) for r in records])
-        return {"map50": float(cast(float, result["map50"])),
-                "map50_allpoint": float(cast(float, result["map50_allpoint"]))}
+        result = eval_detection_voc(
+            [d[:, :4] for d in dets],
+            [d[:, 5].long() for d in dets],
+            [d[:, 4] for d in dets],
+            [torch.from_numpy(r.boxes) for r in records],
+            [torch.from_numpy(r.labels) for r in records],
+            [torch.from_numpy(r.difficult) for r in records],
+        )
+        return {
+            "map50": float(cast(float, result["map50"])),
+            "map50_allpoint": float(cast(float, result["map50_allpoint"])),
+        }
 
     @classmethod
     def model_probe(cls, settings: ProfileSettings[Any], device: torch.device) -> ModelProbe:
@@ -249,8 +305,10 @@ class ObjectDetection(Benchmark):
         height, width = (375, 500) if settings.data is None else (settings.data.image_size,) * 2
         model = _model(settings.options).to(device)
         image = torch.rand(3, height, width, device=device)
-        target = {"boxes": torch.tensor([[0.2 * width, 0.2 * height, 0.7 * width, 0.8 * height]], device=device),
-                  "labels": torch.tensor([1], device=device)}
+        target = {
+            "boxes": torch.tensor([[0.2 * width, 0.2 * height, 0.7 * width, 0.8 * height]], device=device),
+            "labels": torch.tensor([1], device=device),
+        }
 
         def inference() -> Any:
             return model.eval()([image])
@@ -258,9 +316,15 @@ class ObjectDetection(Benchmark):
         def training_loss() -> torch.Tensor:
             return sum(model.train()([image], [target]).values())
 
-        return ModelProbe(model, inference, training_loss, samples=1, meta_ok=False,
-                          sample_shape=f"3x{height}x{width} image -> min_size {settings.options.min_size}",
-                          notes="head FLOPs depend on how many proposals survive NMS (random weights here)")
+        return ModelProbe(
+            model,
+            inference,
+            training_loss,
+            samples=1,
+            meta_ok=False,
+            sample_shape=f"3x{height}x{width} image -> min_size {settings.options.min_size}",
+            notes="head FLOPs depend on how many proposals survive NMS (random weights here)",
+        )
 
     def train_samples(self) -> int:
         return len(self.train_set)
