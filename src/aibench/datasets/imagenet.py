@@ -35,6 +35,7 @@ from PIL import Image, ImageFilter, UnidentifiedImageError
 from torchvision import datasets
 
 from aibench.datasets.embedded import DataLayoutError, DatasetSpec
+from aibench.datasets.photos import load_photos
 
 IMAGENET_LAYOUT = "DATA_ROOT/imagenet/{train,val}/<wnid>/*.JPEG"
 
@@ -105,18 +106,7 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 def _photos(names: Sequence[str]) -> list[tuple[np.ndarray, bool]]:
     """Each photograph as float RGB, with whether it is grey."""
-    import skimage.data
-
-    out = []
-    for name in names:
-        array = np.asarray(getattr(skimage.data, name)())
-        if array.dtype == bool:
-            array = array.astype(np.uint8) * 255
-        image = Image.fromarray(array)
-        if image.mode == "RGBA":  # the logo: composite onto white
-            image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
-        out.append((np.asarray(image.convert("RGB"), np.float32), array.ndim == 2))
-    return out
+    return [(np.asarray(photo.image, np.float32), photo.grey) for photo in load_photos(names)]
 
 
 def _digit_scans(classes: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

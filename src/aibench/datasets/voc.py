@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 from torch.utils.data import Dataset
 
 from aibench.datasets.embedded import DataLayoutError, DatasetSpec
+from aibench.datasets.photos import Photo, load_photos
 
 VOC_CLASSES: tuple[str, ...] = (
     "aeroplane",
@@ -259,27 +260,6 @@ _TRAIN_PHOTOS = (
 _TEST_PHOTOS = ("coffee", "retina", "hubble_deep_field", "logo", "colorwheel", "grass", "coins", "page", "clock")
 
 
-@dataclass(frozen=True)
-class _Photo:
-    image: Image.Image  # RGB (a grey photograph as three equal channels)
-    grey: bool
-
-
-def _photos(names: Sequence[str]) -> list[_Photo]:
-    import skimage.data  # local, bundled photographs: no download
-
-    out = []
-    for name in names:
-        array = np.asarray(getattr(skimage.data, name)())
-        if array.dtype == bool:
-            array = array.astype(np.uint8) * 255
-        image = Image.fromarray(array)
-        if image.mode == "RGBA":  # the logo: composite onto white
-            image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
-        out.append(_Photo(image.convert("RGB"), array.ndim == 2))
-    return out
-
-
 def _random_colour(
     rng: np.random.Generator, saturation: tuple[float, float] = (0.0, 1.0), value: tuple[float, float] = (0.2, 1.0)
 ) -> tuple[int, int, int]:
@@ -297,7 +277,7 @@ def _mute(image: Image.Image, saturation: float, brightness: float) -> Image.Ima
     return image
 
 
-def _recolour(photo: _Photo, image: Image.Image, rng: np.random.Generator) -> Image.Image:
+def _recolour(photo: Photo, image: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A grey photograph mapped onto a random two-colour ramp; a colour one, half the time, hue-rotated."""
     if photo.grey:
         return ImageOps.colorize(image.convert("L"), black=_random_colour(rng), white=_random_colour(rng))
@@ -308,7 +288,7 @@ def _recolour(photo: _Photo, image: Image.Image, rng: np.random.Generator) -> Im
     return image
 
 
-def _photo_crop(photos: Sequence[_Photo], width: int, height: int, rng: np.random.Generator) -> Image.Image:
+def _photo_crop(photos: Sequence[Photo], width: int, height: int, rng: np.random.Generator) -> Image.Image:
     """A random square-ish crop of a random photograph, resized to width x height, flipped half the time."""
     photo = photos[int(rng.integers(len(photos)))]
     w, h = photo.image.size
@@ -324,7 +304,7 @@ _SURFACES = ("noise", "stripes", "checks", "gradient", "photo")
 
 
 def _texture(
-    photos: Sequence[_Photo], width: int, height: int, params: VOCParams, rng: np.random.Generator
+    photos: Sequence[Photo], width: int, height: int, params: VOCParams, rng: np.random.Generator
 ) -> np.ndarray:
     """An object's surface: solid with noise, stripes, checks, a gradient or a photo crop, in random colours."""
     kind = _SURFACES.index(params.surfaces[rng.integers(len(params.surfaces))])
@@ -379,7 +359,7 @@ def _shape_mask(shape: str, size: int, box: tuple[int, int, int, int]) -> Image.
 
 def _paste_object(
     image: Image.Image,
-    photos: Sequence[_Photo],
+    photos: Sequence[Photo],
     shape: str,
     box: tuple[int, int, int, int],
     params: VOCParams,
@@ -519,7 +499,7 @@ def generate_voc(root: Path, params: VOCParams, seed: int) -> None:
     shapes = _SHAPES[:num_classes]
 
     rng = np.random.default_rng(seed)
-    photo_sets = {"trainval": _photos(_TRAIN_PHOTOS), "test": _photos(_TEST_PHOTOS)}
+    photo_sets = {"trainval": load_photos(_TRAIN_PHOTOS), "test": load_photos(_TEST_PHOTOS)}
     base = voc2007_dir(root)
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (base / sub).mkdir(parents=True, exist_ok=True)

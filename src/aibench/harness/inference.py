@@ -46,7 +46,7 @@ from aibench.benchmarks.base import Benchmark, BenchmarkContext
 from aibench.harness.config import ConfigError, check_device, check_precision, check_profile
 from aibench.harness.devices import resolve_device
 from aibench.harness.energy import energy_between, open_energy_meter, read_energy
-from aibench.harness.results import RESULT_SCHEMA_VERSION, ResultFileError, read_result
+from aibench.harness.results import RESULT_SCHEMA_VERSION, ResultFileError, benchmark_identity, read_result
 from aibench.harness.session import seed_everything
 from aibench.harness.system import describe_system
 from aibench.registry import get_benchmark, resolve
@@ -997,17 +997,7 @@ def run_inference(
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "kind": "inference",
-        "benchmark": {
-            "id": info.id,
-            "task": info.task,
-            "model": info.model,
-            "dataset": info.dataset,
-            "metric": info.metric,
-            "quality_metric": cls.quality_metric,
-            "higher_is_better": cls.higher_is_better,
-            "target": bench.settings.target.describe(),
-            "paper_target": info.paper_target,
-        },
+        "benchmark": {**benchmark_identity(cls), "target": bench.settings.target.describe()},
         "profile": cfg.profile,
         "device": str(device),
         "precision": cfg.precision,

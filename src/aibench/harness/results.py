@@ -15,7 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aibench.benchmarks.base import Benchmark
 
 RESULT_SCHEMA_VERSION = "aibench.result/3"
 SUMMARY_SCHEMA_VERSION = "aibench.summary/1"
@@ -146,3 +149,18 @@ def load_results(results_dir: Path, kind: str = "training") -> LoadedResults:
             loaded.results.append(result)
     loaded.results.sort(key=lambda r: (r["benchmark"]["id"], r["run_index"]))
     return loaded
+
+
+def benchmark_identity(cls: type[Benchmark]) -> dict[str, Any]:
+    """What a result file says about its benchmark (training and inference results alike)."""
+    info = cls.info
+    return {
+        "id": info.id,
+        "task": info.task,
+        "model": info.model,
+        "dataset": info.dataset,
+        "metric": info.metric,
+        "quality_metric": cls.quality_metric,
+        "higher_is_better": cls.higher_is_better,
+        "paper_target": info.paper_target,
+    }

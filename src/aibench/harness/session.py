@@ -35,7 +35,13 @@ from aibench.harness.energy import energy_between, open_energy_meter, read_energ
 from aibench.harness.flops import characterize_model
 from aibench.harness.mlperf_log import C, SessionLog
 from aibench.harness.peak import achieved, measure_peaks
-from aibench.harness.results import RESULT_SCHEMA_VERSION, file_mode, finite_or_null, write_json_atomic
+from aibench.harness.results import (
+    RESULT_SCHEMA_VERSION,
+    benchmark_identity,
+    file_mode,
+    finite_or_null,
+    write_json_atomic,
+)
 from aibench.harness.system import describe_system, platform_name
 from aibench.registry import get_benchmark
 
@@ -137,20 +143,10 @@ def result_header(
     cls: type[Benchmark], cfg: SessionConfig, settings: ProfileSettings[Any], status: str, error: str | None
 ) -> dict[str, Any]:
     """What identifies a session's result: the benchmark, configuration, hyperparameters and data."""
-    info = cls.info
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "kind": "training",
-        "benchmark": {
-            "id": info.id,
-            "task": info.task,
-            "model": info.model,
-            "dataset": info.dataset,
-            "metric": info.metric,
-            "quality_metric": cls.quality_metric,
-            "higher_is_better": cls.higher_is_better,
-            "paper_target": info.paper_target,
-        },
+        "benchmark": benchmark_identity(cls),
         "profile": cfg.profile,
         "run_index": cfg.run_index,
         "seed": cfg.seed,
