@@ -1,0 +1,1 @@
+"""DC-AI-C12 image compression (recurrent encoder/binarizer/decoder): in progress, not registered yet."""

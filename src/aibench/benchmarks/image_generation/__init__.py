@@ -1,0 +1,1 @@
+"""DC-AI-C2 image generation (WGAN on LSUN bedrooms): in progress, not registered yet."""

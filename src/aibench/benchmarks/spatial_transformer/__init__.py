@@ -1,0 +1,1 @@
+"""DC-AI-C15 spatial transformer (STN on MNIST): in progress, not registered yet."""
