@@ -494,7 +494,8 @@ def test_profile_real_benchmark(bench_id: str, tmp_path: Path) -> None:
     assert [r["self_s"] for r in top] == sorted((r["self_s"] for r in top), reverse=True)
     classes = result["operator_classes"]
     assert sum(r["share"] for r in classes) == pytest.approx(1.0)
-    assert {ops.OPTIMIZER, ops.MATMUL} <= {r["class"] for r in classes}
+    seen = {r["class"] for r in classes}
+    assert ops.OPTIMIZER in seen and seen & {ops.MATMUL, ops.CONVOLUTION}  # every model multiplies somewhere
     assert sum(r["share"] for r in top) <= 1.0 + 1e-9
     for row in top:  # the class shown is where most of the operator's time was attributed
         assert sum(row["class_shares"].values()) == pytest.approx(1.0)

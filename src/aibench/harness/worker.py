@@ -59,11 +59,12 @@ def main(argv: list[str]) -> int:
     # which would otherwise wait for it in a collective.
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     code = 3 if distributed and result["status"] not in ENDED_TOGETHER else 0
-    if distributed:
-        # Every file is written and closed by now. Leave without running C++ static destructors: now and then
-        # (about 1 exit in 10 here) a torch.distributed thread is still joinable when they run, and std::terminate
-        # aborts the rank ("terminate called without an active exception"), which torchrun reports as a crash of
-        # a session that succeeded.
+    if distributed and code == 0:
+        # The session ended together and every file is written and closed. Leave without running C++ static
+        # destructors: now and then (about 1 exit in 10 here) a torch.distributed thread is still joinable when
+        # they run, and std::terminate aborts the rank ("terminate called without an active exception"), which
+        # torchrun reports as a crash of a session that succeeded. A rank that failed exits normally: its slower
+        # exit lets torchrun see first the rank whose failure caused it (a killed peer), the root cause it names.
         for stream in (events, sys.stderr, sys.__stderr__):
             try:
                 if stream is not None:
