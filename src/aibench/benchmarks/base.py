@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from aibench.benchmarks.quality import Rule
 from aibench.catalog import BenchmarkInfo
@@ -113,6 +113,21 @@ class BenchmarkContext:
         )
         sampler.set_epoch(epoch)
         return sampler
+
+    def train_loader(self, dataset: Dataset[Any], batch_size: int, epoch: int, **kwargs: Any) -> DataLoader[Any]:
+        """One epoch of a training set: this rank's shard (see `sampler`), shuffled with a generator seeded by the
+        session's seed and the epoch, the last incomplete batch dropped when there is more than one batch.
+        Extra keyword arguments go to the DataLoader (num_workers, pin_memory, ...)."""
+        sampler = self.sampler(dataset, True, epoch)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            generator=torch.Generator().manual_seed(self.seed * 1000 + epoch),
+            drop_last=len(dataset) > batch_size,  # type: ignore[arg-type]
+            **kwargs,
+        )
 
     def shard(self, n: int) -> slice:
         """This rank's share of n items that the benchmark orders itself (a permutation, a list of windows):

@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
 from aibench.baselines.compression import down_up, mean_colour
@@ -147,17 +146,12 @@ class ImageCompression(Benchmark):
         self._target_patches: torch.Tensor | None = None
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
-        gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch)
-        sampler = self.ctx.sampler(self.train_set, True, epoch)  # this rank's shard, if several
-        return DataLoader(
+        return self.ctx.train_loader(
             self.train_set,
-            batch_size=self.settings.batch_size,
-            shuffle=sampler is None,
-            sampler=sampler,
-            generator=gen,
+            self.settings.batch_size,
+            epoch,
             num_workers=self.settings.options.workers,
             pin_memory=self.device.type == "cuda",
-            drop_last=len(self.train_set) > self.settings.batch_size,
         )
 
     def train_step(self, batch: Any) -> StepOutput:

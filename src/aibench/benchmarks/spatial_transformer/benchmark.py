@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from aibench.baselines.digits import knn_pixels, logistic_pixels
 from aibench.benchmarks.base import Baseline, Benchmark, ModelProbe, ProfileSettings, StepOutput
@@ -179,16 +179,7 @@ class SpatialTransformer(Benchmark):
         self.test_inputs = normalise(self.test_images)
 
     def train_batches(self, epoch: int) -> Iterable[Any]:
-        gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch)
-        sampler = self.ctx.sampler(self.train_set, True, epoch)  # this rank's shard, if several
-        return DataLoader(
-            self.train_set,
-            batch_size=self.settings.batch_size,
-            shuffle=sampler is None,
-            sampler=sampler,
-            generator=gen,
-            drop_last=len(self.train_set) > self.settings.batch_size,
-        )
+        return self.ctx.train_loader(self.train_set, self.settings.batch_size, epoch)
 
     def train_step(self, batch: Any) -> StepOutput:
         images, labels = (t.to(self.device, non_blocking=True) for t in batch)
