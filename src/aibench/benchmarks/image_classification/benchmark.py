@@ -161,22 +161,19 @@ class ImageClassification(Benchmark):
         self.val_set = image_folder(self.ctx.data_root, "val", eval_tf)
         self.eval_inputs = SampleCache(lambda i: self.val_set[i][0])
 
-    def _loader(self, dataset: Any, shuffle: bool, epoch: int = 0) -> DataLoader:
-        gen = torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch)
-        sampler = self.ctx.sampler(dataset, shuffle, epoch) if shuffle else None  # this rank's shard, if several
-        return DataLoader(
-            dataset,
-            batch_size=self.settings.batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            generator=gen,
-            num_workers=self.settings.options.workers,
-            pin_memory=self.device.type == "cuda",
-            drop_last=shuffle and len(dataset) > self.settings.batch_size,
+    def train_batches(self, epoch: int) -> Iterable[Any]:
+        workers, pin = self.settings.options.workers, self.device.type == "cuda"
+        return self.ctx.train_loader(
+            self.train_set, self.settings.batch_size, epoch, num_workers=workers, pin_memory=pin
         )
 
-    def train_batches(self, epoch: int) -> Iterable[Any]:
-        return self._loader(self.train_set, shuffle=True, epoch=epoch)
+    def _eval_loader(self) -> DataLoader:
+        return DataLoader(
+            self.val_set,
+            batch_size=self.settings.batch_size,
+            num_workers=self.settings.options.workers,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def train_step(self, batch: Any) -> StepOutput:
         images, labels = (t.to(self.device, non_blocking=True) for t in batch)
@@ -200,7 +197,7 @@ class ImageClassification(Benchmark):
 
     def evaluate(self) -> dict[str, float]:
         # The data loader (with its workers) instead of infer(): the same predictions, read in parallel.
-        top = np.concatenate([self._top5(images) for images, _ in self._loader(self.val_set, shuffle=False)])
+        top = np.concatenate([self._top5(images) for images, _ in self._eval_loader()])
         return self.score(dict(enumerate(top)))
 
     def infer(self, indices: Sequence[int]) -> list[np.ndarray]:
