@@ -20,7 +20,7 @@ training.
 
 Baselines on the small profile's evaluation patches (detailed crops of gravel, printed pages and text): mean
 colour 0.28, 4x down/up-sampling 0.66 (at 1.5 bpp); Pillow JPEG, counting only its entropy-coded scan, scores
-0.79 at 0.25 bpp, 0.90 at 0.5 and 0.99 at 2 bpp (docs/calibration-DC-AI-C12.md), for information only.
+0.79 at 0.25 bpp, 0.90 at 0.5 and 0.99 at 2 bpp (docs/calibration.md), for information only.
 
 NOT CALIBRATED: the small profile's target (0.85) is a placeholder above the baselines' rule, not a measured
 figure. The paper's codec has 35.5 M parameters and costs 11.8 G multiply-adds per 32x32 patch forward at 16

@@ -18,12 +18,14 @@ model-independent distance, the sliced Wasserstein distance between image patche
 generation is deterministic per query and LoadGen's accuracy mode reproduces a session's quality.
 
 The small profile keeps the networks (512 hidden units, four layers each) and the recipe, at 32 x 32 on
-embedded procedural bedrooms (`aibench.datasets.lsun`), and shortens the critic's 100-step bursts (the first
-`burst_gen_iters` generator iterations and every `burst_every`-th; see docs/calibration-DC-AI-C2.md): at the
-reference's 25 x 100 critic steps the burst alone would be 40 epochs of 2,048 images. Its target needs the SWD
-to fall below a bar that the cheap baselines (per-pixel Gaussian samples, the mean image) miss by far, as well
-as the critic's estimate to be low: an untrained critic scores every image set about equally, so a target on
-`em` alone would be met by anything. That target is not calibrated yet (docs/calibration-DC-AI-C2.md).
+embedded procedural bedrooms (`aibench.datasets.lsun`), with RMSprop at 2e-4 (the reference's 5e-5 barely moves
+within minutes) and critic bursts of 100 steps for the first 5 generator iterations (and every 500th) instead of
+the first 25: at 25 x 100 steps the burst alone would be 40 epochs of 2,048 images. Its target needs the SWD to
+fall below a bar that the cheap baselines (per-pixel Gaussian samples, the mean image) miss by far, as well as
+the critic's estimate to be low: an untrained critic scores every image set about equally, so a target on `em`
+alone would be met by anything. NOT CALIBRATED, so not registered: with this recipe one seed of two reached
+the draft target and the other's critic and generator died (every ReLU off, outputs constant) by epoch 120;
+docs/calibration.md has the curves.
 """
 
 from __future__ import annotations
@@ -189,16 +191,16 @@ class ImageGeneration(Benchmark):
         ),
         "small": ProfileSettings(
             batch_size=64,
-            learning_rate=5e-5,
-            max_epochs=60,
-            # NOT CALIBRATED (docs/calibration-DC-AI-C2.md): real held-out vs real training images score swd ~18,
-            # blurred training images ~142, the mean image ~474; sessions so far reach only ~240-350.
-            target=AllOf((AtMost("em", 2.0), AtMost("swd", 150.0))),
-            convergent=AllOf((AtMost("em", 2.0), AtMost("swd", 160.0))),
+            learning_rate=2e-4,  # the reference's 5e-5 barely moves in minutes (docs/calibration.md)
+            max_epochs=600,
+            # NOT CALIBRATED (docs/calibration.md): seed 1 meets this at epoch 100, seed 2's networks die at ~120.
+            # Real held-out vs real training images score swd ~18, blurred ~142, mean image ~474, Gaussian ~690.
+            target=AllOf((AtMost("swd", 250.0), AtMost("em", 10.0))),
+            convergent=AllOf((AtMost("swd", 275.0), AtMost("em", 10.0))),
             time_limit_s=900,
-            eval_interval=2,
+            eval_interval=20,
             data=LsunParams(train_count=2048, eval_count=512, image_size=64),
-            options=WganOptions(image_size=32, eval_count=512, burst_gen_iters=0, swd_patches=32),
+            options=WganOptions(image_size=32, eval_count=512, burst_gen_iters=5, swd_patches=32),
         ),
         "tiny": ProfileSettings(
             batch_size=16,

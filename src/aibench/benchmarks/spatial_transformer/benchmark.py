@@ -19,7 +19,7 @@ stay far below the target (the `baselines`); the transformer learns to find, str
 digit (docs/stn-transform.png, made by scripts/plot_stn.py). On this small set the reference SGD at lr 0.01
 learns slowly (accuracy 0.2 after 8 epochs, also with momentum 0.9), so the small profile uses Adam at 1e-3,
 with the localisation network at a tenth of that rate (a common STN practice): at the full rate one seed of three
-stayed at chance for 12 epochs, at a tenth every seed tried learns (docs/calibration-DC-AI-C15.md).
+stayed at chance for 12 epochs, at a tenth every seed tried learns (docs/calibration.md).
 """
 
 from __future__ import annotations
