@@ -1,9 +1,10 @@
-"""The Cityscapes reader (C5's data, not yet registered) on generated frames, and its errors naming the file."""
+"""The Cityscapes reader (C5's data) on generated frames, its errors naming the file, and C5's FCN-score metric."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from aibench.datasets.cityscapes import (
     IGNORE,
@@ -17,6 +18,7 @@ from aibench.datasets.cityscapes import (
     train_id_colours,
 )
 from aibench.datasets.embedded import DataLayoutError
+from aibench.metrics.segmentation import fcn_scores
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,12 @@ def test_a_label_id_beyond_cityscapes_is_named(root: Path, tmp_path: Path) -> No
     Image.fromarray(np.full((16, 32), 200, np.uint8)).save(frame.label_ids)
     with pytest.raises(DataLayoutError, match="labelId 200"):
         read_frame(frame)
+
+
+def test_fcn_scores_match_a_hand_computed_case() -> None:
+    """Three counted pixels (the fourth is ignored); class 2 never occurs, so the class means are over 0 and 1."""
+    pred, target = torch.tensor([[0, 0], [1, 1]]), torch.tensor([[0, 1], [1, IGNORE]])
+    scores = fcn_scores([(pred, target)], num_classes=3, ignore=IGNORE)
+    assert scores["pixel_accuracy"] == pytest.approx(2 / 3)
+    assert scores["class_accuracy"] == pytest.approx((1 + 1 / 2) / 2)  # class 0: 1 of 1, class 1: 1 of 2
+    assert scores["class_iou"] == pytest.approx((1 / 2 + 1 / 2) / 2)  # class 0: 1/(1+1 fp), class 1: 1/(1+1 fn)

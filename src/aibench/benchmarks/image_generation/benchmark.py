@@ -63,6 +63,7 @@ class WganOptions:
     preload: bool = True  # decode the training images into memory once (small data); else decode per batch
     workers: int = 0  # DataLoader worker processes (decoding, when not preloaded)
     swd_patches: int = 64  # patches per image and pyramid level for the SWD
+    tanh_output: bool = False  # end the generator in tanh (the reference's DCGAN_G does; its MLP_G is linear)
 
     def __post_init__(self) -> None:
         if self.image_size < 16:
@@ -76,10 +77,10 @@ class WganOptions:
 class MLPGenerator(nn.Module):
     """The reference's MLP_G: noise (N, nz) -> image (N, 3, S, S), four linear layers with ReLU between."""
 
-    def __init__(self, image_size: int, nz: int, hidden: int) -> None:
+    def __init__(self, image_size: int, nz: int, hidden: int, tanh_output: bool = False) -> None:
         super().__init__()
         self.image_size = image_size
-        self.main = nn.Sequential(
+        layers: list[nn.Module] = [
             nn.Linear(nz, hidden),
             nn.ReLU(True),
             nn.Linear(hidden, hidden),
@@ -87,7 +88,10 @@ class MLPGenerator(nn.Module):
             nn.Linear(hidden, hidden),
             nn.ReLU(True),
             nn.Linear(hidden, 3 * image_size * image_size),
-        )
+        ]
+        if tanh_output:  # bounded like the data: the critic never sees inputs far outside [-1, 1]
+            layers.append(nn.Tanh())
+        self.main = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.main(z.view(z.shape[0], -1)).view(z.shape[0], 3, self.image_size, self.image_size)
@@ -114,7 +118,9 @@ class MLPCritic(nn.Module):
 
 def _models(opts: WganOptions) -> tuple[MLPGenerator, MLPCritic]:
     # PyTorch's default Linear initialisation, as in the reference (its weights_init touches Conv/BatchNorm only).
-    return MLPGenerator(opts.image_size, opts.nz, opts.hidden), MLPCritic(opts.image_size, opts.hidden)
+    return MLPGenerator(opts.image_size, opts.nz, opts.hidden, opts.tanh_output), MLPCritic(
+        opts.image_size, opts.hidden
+    )
 
 
 def query_noise(indices: Sequence[int], nz: int) -> torch.Tensor:
@@ -200,7 +206,7 @@ class ImageGeneration(Benchmark):
             time_limit_s=900,
             eval_interval=20,
             data=LsunParams(train_count=2048, eval_count=512, image_size=64),
-            options=WganOptions(image_size=32, eval_count=512, burst_gen_iters=5, swd_patches=32),
+            options=WganOptions(image_size=32, eval_count=512, burst_gen_iters=5, swd_patches=32, tanh_output=True),
         ),
         "tiny": ProfileSettings(
             batch_size=16,
