@@ -19,7 +19,7 @@ crops from the top half of each texture photograph, validation scenes from the b
 drawn afresh, so no validation label map or photo comes from a training sample's source. Generation: 50 frames
 at 128x64 in 1.0 s, photographs loaded included.
 
-Status: the reader and generator for DC-AI-C5, which is not implemented yet (no model, scorer or benchmark).
+Read by DC-AI-C5 (`aibench.benchmarks.image_to_image`).
 """
 
 from __future__ import annotations

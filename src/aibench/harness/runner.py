@@ -145,11 +145,18 @@ def prepare_data(plan: RunPlan, display: Display) -> dict[str, PreparedData]:
 def prepare_asset(
     cls: type[Benchmark], asset: AssetSpec, settings: ProfileSettings, data_root: Path, display: Display
 ) -> Path:
-    """A user's copy under the data root if there is one, else a built one (cached per data set and version)."""
+    """A user's copy under the data root if there is one, else a built one, cached per data set, version and the
+    profile's options (a scorer's width or input size is an option; a stale one would score the wrong shapes)."""
     if asset.user_path and (data_root / asset.user_path).exists():
         return data_root / asset.user_path
     key = json.dumps(
-        {"root": str(data_root.resolve()), "data": params_json(settings.data), "v": asset.version}, sort_keys=True
+        {
+            "root": str(data_root.resolve()),
+            "data": params_json(settings.data),
+            "options": params_json(settings.options),
+            "v": asset.version,
+        },
+        sort_keys=True,
     )
     folder = cache_home() / "assets" / f"{cls.info.id}-{asset.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if not (folder / ".complete").exists():

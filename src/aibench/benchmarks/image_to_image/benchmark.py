@@ -24,7 +24,11 @@ LoadGen query is one validation index; its output the generated photo (H x W x 3
 
 Profiles keep every layer; the image shrinks (6 residual blocks below 256, as the reference's resnet_6blocks)
 and, at small and tiny, the widths ngf/ndf, which are flags of the reference (`--ngf`, `--ndf`), recorded in the
-options. `model_probe` counts the full profile: 256x256, ngf = ndf = 64, 9 blocks.
+options. `model_probe` counts the full profile: 256x256, ngf = ndf = 64, 9 blocks. The small profile also sets
+the identity weight to 0 (`--lambda_identity 0`; the CycleGAN paper introduces the identity loss for photos
+from paintings, and a label map's colours are not a photo's) and decays over 6 of 12 epochs: on the embedded data
+the FCN score peaks within 3-7 epochs and then drifts down by a third while the losses keep falling, as GAN
+scores do, so the target is the early peak that every seed reached (docs/calibration.md).
 """
 
 from __future__ import annotations
@@ -385,13 +389,14 @@ class ImageToImage(Benchmark):
             learning_rate=2e-4,
             max_epochs=12,
             # docs/calibration.md: the FCN score peaks within 3-7 epochs and then drifts down; this bar is what
-            # three seeds reached. The scorer on the real validation photos: 0.79 / 0.51 / 0.41; the class-mean
-            # painting: 0.36 / 0.10 / 0.04.
+            # three seeds reached (seed 3 only just, at epoch 6). The scorer on the real validation photos:
+            # 0.79 / 0.51 / 0.41; the class-mean painting: 0.36 / 0.10 / 0.04, so per-pixel accuracy, which a
+            # generator that paints the large classes right already earns, is held to little more than that.
             target=AllOf(
-                (AtLeast("pixel_accuracy", 0.45), AtLeast("class_accuracy", 0.27), AtLeast("class_iou", 0.17))
+                (AtLeast("pixel_accuracy", 0.37), AtLeast("class_accuracy", 0.25), AtLeast("class_iou", 0.16))
             ),
             convergent=AllOf(
-                (AtLeast("pixel_accuracy", 0.43), AtLeast("class_accuracy", 0.25), AtLeast("class_iou", 0.16))
+                (AtLeast("pixel_accuracy", 0.36), AtLeast("class_accuracy", 0.24), AtLeast("class_iou", 0.15))
             ),
             eval_interval=1,
             time_limit_s=900,
