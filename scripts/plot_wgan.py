@@ -49,7 +49,7 @@ def main() -> None:
     _, eval_keys = LsunSource(root).split(opts.eval_count)
     real = LsunImages(LsunSource(root), eval_keys[: args.count], opts.image_size, preload=True).all()
     real = real.float() / 127.5 - 1.0
-    generator = MLPGenerator(opts.image_size, opts.nz, opts.hidden)
+    generator = MLPGenerator(opts.image_size, opts.nz, opts.hidden, opts.tanh_output)
     generator.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True)["generator"])
     with torch.no_grad():
         fake = generator.eval()(query_noise(range(args.count), opts.nz)).clamp(-1, 1)

@@ -114,7 +114,7 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 _TEST_FRACTION = 1 / 3  # of each digit's scans, held out as the sources of test samples
 
 
-def _digit_scans(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def digit_scans(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Disjoint (scans (N, 8, 8) in [0, 1], labels) for 'train' and 'test': each scan belongs to one split."""
     from sklearn.datasets import load_digits  # the 1,797 scans ship with scikit-learn
 
@@ -130,7 +130,7 @@ def _digit_scans(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {s: (scans[np.concatenate(p)], digits.target[np.concatenate(p)]) for s, p in parts.items()}
 
 
-def _upscaled(scan: np.ndarray) -> Image.Image:
+def upscaled_digit(scan: np.ndarray) -> Image.Image:
     """One 8x8 scan as a 28x28 MNIST-like digit (20x20 glyph box in a 28x28 frame), float 0..1."""
     glyph = Image.fromarray(np.pad(scan, 1), mode="F").resize((24, 24), Image.Resampling.BICUBIC)
     return Image.fromarray(np.pad(np.clip(np.asarray(glyph), 0, 1), 2), mode="F")
@@ -140,7 +140,7 @@ def _distorted(scan: np.ndarray, clutter_pool: np.ndarray, params: MnistParams, 
     size = params.canvas
     canvas = np.zeros((size, size), np.float32)
     for _ in range(params.clutter):  # 6x6 fragments of other scans, upscaled like the digits
-        other = np.asarray(_upscaled(clutter_pool[int(rng.integers(len(clutter_pool)))]))
+        other = np.asarray(upscaled_digit(clutter_pool[int(rng.integers(len(clutter_pool)))]))
         y, x = (int(v) for v in rng.integers(4, 28 - 4 - params.clutter_size + 1, 2))
         piece = other[y : y + params.clutter_size, x : x + params.clutter_size]
         cy, cx = (int(v) for v in rng.integers(0, size - params.clutter_size + 1, 2))
@@ -148,7 +148,7 @@ def _distorted(scan: np.ndarray, clutter_pool: np.ndarray, params: MnistParams, 
         np.maximum(region, piece, out=region)
     angle = rng.uniform(-params.rotation, params.rotation)
     scale = rng.uniform(*params.scale)
-    digit = _upscaled(scan).rotate(angle, Image.Resampling.BILINEAR)
+    digit = upscaled_digit(scan).rotate(angle, Image.Resampling.BILINEAR)
     side = max(4, round(28 * scale))
     digit_arr = np.asarray(digit.resize((side, side), Image.Resampling.BILINEAR))
     # The digit's 28x28 frame (its glyph box is ~70% of it) may reach past the canvas edge by its empty margin.
@@ -188,7 +188,7 @@ def generate_mnist(root: Path, params: MnistParams | Mapping[str, Any], seed: in
         params = MnistParams(**params)
     folder = root / "mnist"
     folder.mkdir(parents=True, exist_ok=True)
-    sources = _digit_scans(seed)
+    sources = digit_scans(seed)
     for split, count in (("train", params.train_samples), ("test", params.test_samples)):
         scans, labels = sources[split]
         rng = np.random.default_rng([seed, 1 if split == "train" else 2])

@@ -1,0 +1,5 @@
+"""DC-AI-C11 video prediction: CDNA (Finn et al. 2016) on Moving MNIST, mean squared error per predicted frame."""
+
+from aibench.benchmarks.video_prediction.benchmark import VideoPrediction
+
+__all__ = ["VideoPrediction"]
