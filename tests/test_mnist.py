@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import accuracy_score
 
 from aibench.datasets.embedded import DataLayoutError, check_layout
-from aibench.datasets.mnist import MNIST, MnistParams, _digit_scans, generate_mnist, read_mnist, write_idx
+from aibench.datasets.mnist import MNIST, MnistParams, digit_scans, generate_mnist, read_mnist, write_idx
 
 
 def _write_split(root: Path, prefix: str, n: int, gz: bool = False) -> np.ndarray:
@@ -80,7 +80,7 @@ def test_generator_writes_what_the_reader_reads_from_disjoint_scans(tmp_path: Pa
     images, labels = read_mnist(tmp_path, "train")
     assert images.shape == (30, 32, 32) and images.max() > 200 and set(labels) <= set(range(10))
     assert read_mnist(tmp_path, "test")[0].shape == (10, 32, 32)
-    scans = _digit_scans(3)
+    scans = digit_scans(3)
     train = {s.tobytes() for s in scans["train"][0]}
     assert not any(s.tobytes() in train for s in scans["test"][0])
     assert len(scans["train"][0]) + len(scans["test"][0]) == 1797
