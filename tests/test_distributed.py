@@ -139,6 +139,17 @@ def test_torchrun_commands_and_failure_reports():
         "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n"
     )
     assert torchrun_root_cause(report) == "rank 3 exited with code 1"
+    # Rank 1 was killed, and rank 0, failing on the lost connection, was observed first: the kill is the cause.
+    raced = (
+        "Failures:\n[1]:\n  time      : 2026\n  rank      : 1 (local_rank: 1)\n  exitcode  : -9 (pid: 8)  (SIGKILL)\n"
+        "  error_file: <N/A>\n  traceback : Signal 9 (SIGKILL) received by PID 8\n"
+        + "-" * 60
+        + "\n"
+        + report.replace("rank      : 3", "rank      : 0").replace("exitcode  : 1", "exitcode  : 3")
+        + "=" * 60
+        + "\n"
+    )
+    assert torchrun_root_cause(raced) == "rank 1 was killed by SIGKILL"
 
 
 RUNNABLE = registry.runnable_ids()

@@ -177,19 +177,27 @@ def failure_path(session_dir: Path, rank: int) -> Path:
     return session_dir / RANK_FAILURE.format(rank=rank)
 
 
-_ROOT_CAUSE = re.compile(
-    r"Root Cause \(first observed failure\):.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)"
-    r".*?traceback\s*:\s*([^\n]*)",
-    re.S,
-)
+_ROOT = "Root Cause (first observed failure):"
+_ENTRY = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+).*?traceback\s*:\s*([^\n]*)", re.S)
 
 
 def torchrun_root_cause(text: str) -> str | None:
-    """The failing rank and how it ended, from the failure report torchrun prints when a rank fails."""
-    match = _ROOT_CAUSE.search(text)
-    if not match:
+    """The failing rank and how it ended, from the failure report torchrun prints when a rank fails.
+
+    torchrun names as root cause the first failure it observed, but when one rank is killed the others fail on
+    the lost connection at nearly the same moment, and either may be observed first: a rank killed by a signal
+    is the cause whenever the report lists one."""
+    at = text.rfind(_ROOT)
+    if at < 0:
         return None
-    rank, code, trace = match.group(1), int(match.group(2)), match.group(3).strip()
+    root = _ENTRY.findall(text[at:].split("\n=====", 1)[0])
+    if not root:
+        return None
+    listed = text.rfind("Failures:", 0, at)
+    others = _ENTRY.findall(text[listed:at]) if listed >= 0 else []
+    killed = [e for e in root + others if int(e[1]) < 0]
+    rank, exitcode, traceback = killed[0] if killed else root[0]
+    code, trace = int(exitcode), traceback.strip()
     how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
     detail = f" ({trace})" if trace and trace != "<N/A>" and not trace.startswith(("Signal ", "To enable")) else ""
     return f"rank {rank} {how}{detail}"
