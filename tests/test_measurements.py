@@ -92,9 +92,10 @@ def test_inference_outputs_reproduce_evaluate(bench_id: str):
         outputs.update(zip(chunk, bench.infer(chunk)))
     assert all(isinstance(o, np.ndarray) for o in outputs.values())
     scored = bench.score(outputs)
-    assert scored[cls.quality_metric] == pytest.approx(quality[cls.quality_metric], abs=1e-9)
+    # Another batching changes float32 summation order inside the model: equal up to that rounding.
+    assert scored[cls.quality_metric] == pytest.approx(quality[cls.quality_metric], rel=1e-5, abs=1e-9)
     for key in scored:
-        assert scored[key] == pytest.approx(quality[key], abs=1e-9), key
+        assert scored[key] == pytest.approx(quality[key], rel=1e-5, abs=1e-9), key
     bench.unload_samples(list(range(n)))
     assert not getattr(getattr(bench, "eval_inputs", None), "held", None)
 
