@@ -1,4 +1,4 @@
-"""DC-AI-C11 video prediction: CDNA (Finn et al. 2016) on Moving MNIST, mean squared error per predicted frame."""
+"""DC-AI-C11 video prediction: CDNA (Finn et al. 2016) on robot pushing or Moving MNIST, error per predicted frame."""
 
 from aibench.benchmarks.video_prediction.benchmark import VideoPrediction
 
