@@ -49,6 +49,7 @@ def main() -> None:
         for row in (truth, torch.cat([blank, pred])):
             tiles = [np.pad(f.numpy(), ((0, 0), (0, gap)), constant_values=1.0) for f in row]
             rows.append(np.concatenate(tiles, axis=1))
+            rows.append(np.full((gap, rows[-1].shape[1]), 0.6))  # a thin line between truth and prediction
         rows.append(np.ones((gap * 3, rows[-1].shape[1])))
     pixels = np.rint(np.concatenate(rows) * 255).astype(np.uint8)
     picture = Image.fromarray(pixels)

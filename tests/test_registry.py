@@ -86,7 +86,8 @@ def test_an_installed_package_adds_a_benchmark_through_the_entry_point(tmp_path:
 def test_registered_benchmarks_declare_a_valid_contract(bench_id):
     cls = registry.get_benchmark(bench_id)
     assert set(cls.profiles) == {"tiny", "small", "full"}
-    assert cls.dataset.required and cls.baselines, "every benchmark declares cheap baselines for its task"
+    assert cls.dataset.required or cls.dataset.validate, "every dataset declares its layout (paths or a check)"
+    assert cls.baselines, "every benchmark declares cheap baselines for its task"
     from aibench.benchmarks.quality import metrics_of
 
     for name, settings in cls.profiles.items():
