@@ -4,6 +4,7 @@ the availability checks and PerfStat on this machine."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,10 @@ def test_perf_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.skipif(shutil.which("perf") is None, reason="needs perf (Debian linux-perf)")
 def test_perf_stat_context_manager_on_this_machine() -> None:
     with PerfStat() as p:
-        sum(range(300_000))
+        # Busy for 0.3 s: a few milliseconds can end before perf's counters run on a busy VM ("not counted").
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:
+            sum(range(10_000))
     r = p.result
     assert set(r["events"]) == set(PERF_EVENTS)
     assert r["events"]["task-clock"]["status"] == "counted"
