@@ -1,10 +1,10 @@
 """Frame prediction without a model: what a video predictor must beat on bouncing digits.
 
-Each function takes the context frames of every test sequence, (N, T, ...) float in [0, 1] with T context
-frames of any shape (H x W, or C x H x W), and returns the predicted frames in the format of the
-video-prediction benchmark's `infer` (P frames of that shape per sequence). Copying the last frame and extrapolating the last two linearly are the obvious
-motion-free and motion-naive predictors; on Moving MNIST both score worse than an all-black frame, because a
-sharp digit in the wrong place costs twice what a missing one does, so the black frame is declared too: a
+Each function takes the context frames of every test sequence, (N, T, ...) float in [0, 1] with T context frames of
+any shape (H x W, or C x H x W), and returns the predicted frames in the format of the video-prediction benchmark's
+`infer` (P frames of that shape per sequence). Copying the last frame and extrapolating the last two linearly are
+the obvious motion-free and motion-naive predictors; on Moving MNIST both score worse than an all-black frame,
+because a sharp digit in the wrong place costs twice what a missing one does, so the black frame is declared too: a
 model must predict where the digits go to beat all three.
 """
 
