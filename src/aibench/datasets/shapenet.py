@@ -342,9 +342,9 @@ def _parts(category: str, rng: np.random.Generator) -> list[np.ndarray]:
         parts.append(_box(x, y, z, (c0, body_top, -width + 0.03), (c1, body_top + u(0.1, 0.18), width - 0.03)))
         wheels = np.zeros_like(x, dtype=bool)
         wr = u(0.07, 0.1)
-        for sx in (-0.65, 0.65):
-            for sz in (-1.0, 1.0):  # a wheel: a disc about the z axis at each corner of the body
-                wheels |= _cylinder(x, y, z, (sx * length, floor), wr, sz * width - 0.04, sz * width + 0.04, axis="z")
+        for wx in (-0.65, 0.65):
+            for wz in (-1.0, 1.0):  # a wheel: a disc about the z axis at each corner of the body
+                wheels |= _cylinder(x, y, z, (wx * length, floor), wr, wz * width - 0.04, wz * width + 0.04, axis="z")
         parts.append(wheels)
     else:
         raise ValueError(f"unknown category {category}")
