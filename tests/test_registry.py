@@ -104,7 +104,8 @@ def test_registered_benchmarks_declare_a_valid_contract(bench_id):
 @pytest.mark.parametrize("bench_id", registry.runnable_ids())
 def test_cheap_baselines_score_clearly_below_the_small_target(bench_id):
     """Embedded data that a colour histogram or an item-transition count solves measures nothing: each declared
-    baseline, scored by the benchmark's own metric on the generated small data, misses the target by >= 20%."""
+    baseline, scored by the benchmark's own metric on the generated small data, misses the target by >= 20% (an
+    oracle, told what the model is not, must miss it too)."""
     from aibench.analyses.baselines import run_baselines
     from aibench.datasets.embedded import ensure_embedded
 
@@ -113,4 +114,4 @@ def test_cheap_baselines_score_clearly_below_the_small_target(bench_id):
     rows = run_baselines(cls, "small", root)
     assert len(rows) == len(cls.baselines) >= 1
     for row in rows:
-        assert not row["meets_target"] and row["shortfall"] >= 0.2, row
+        assert not row["meets_target"] and (row["oracle"] or row["shortfall"] >= 0.2), row

@@ -38,6 +38,7 @@ def run_baselines(cls: type[Benchmark], profile: str, data_root: Path, seed: int
                 "benchmark": cls.info.id,
                 "baseline": baseline.name,
                 "description": baseline.description,
+                "oracle": baseline.oracle,
                 "metrics": metrics,
                 "quality_metric": cls.quality_metric,
                 "quality": metrics.get(cls.quality_metric),

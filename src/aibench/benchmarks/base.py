@@ -192,11 +192,15 @@ class Baseline:
     `predict(bench)` gets a benchmark whose data is loaded and returns inference outputs for every evaluation
     sample (the format of `infer`), which `bench.score` turns into the same metrics the model is judged by.
     Embedded data on which a baseline meets the target measures nothing about the real workload.
+
+    An `oracle` is told something the model is not (e.g. the object's category): it shows how much of the target
+    that knowledge alone would reach, so it must miss the target, but not by the 20% a cheap baseline must.
     """
 
     name: str
     predict: Callable[[Any], Mapping[int, np.ndarray]]
     description: str = ""
+    oracle: bool = False
 
 
 @dataclass(frozen=True)

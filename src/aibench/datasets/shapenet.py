@@ -63,15 +63,14 @@ def write_binvox(path: Path, occupancy: np.ndarray) -> None:
     """A binvox file of an (x, y, z) boolean grid: header, then run-length (value, count) bytes in x-z-y order."""
     dim = occupancy.shape
     flat = np.ascontiguousarray(occupancy.astype(np.uint8).transpose(0, 2, 1)).ravel()
-    runs = bytearray()
-    start = 0
-    while start < flat.size:
-        value = flat[start]
-        end = start
-        while end < flat.size and flat[end] == value and end - start < 255:
-            end += 1
-        runs += bytes((int(value), end - start))
-        start = end
+    starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])  # where each run of equal values begins
+    lengths = np.diff(np.r_[starts, flat.size])
+    # binvox counts are bytes: a run longer than 255 is split into 255-long pieces and a remainder.
+    pieces = (lengths + 254) // 255
+    values = np.repeat(flat[starts], pieces)
+    counts = np.full(pieces.sum(), 255, np.int64)
+    counts[np.cumsum(pieces) - 1] = lengths - (pieces - 1) * 255
+    runs = np.stack([values, counts.astype(np.uint8)], 1).ravel().tobytes()
     header = f"#binvox 1\ndim {dim[0]} {dim[1]} {dim[2]}\ntranslate -0.5 -0.5 -0.5\nscale 1.0\ndata\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(header.encode() + bytes(runs))
@@ -281,67 +280,133 @@ def _ellipsoid(x: np.ndarray, y: np.ndarray, z: np.ndarray, c: tuple[float, ...]
     return ((x - c[0]) / r[0]) ** 2 + ((y - c[1]) / r[1]) ** 2 + ((z - c[2]) / r[2]) ** 2 <= 1
 
 
+def _legs(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, w: float, d: float, leg: float, top: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Four legs under a (2w x 2d) top at height `top`, or a pedestal: a column on a round foot."""
+    legs = np.zeros_like(x, dtype=bool)
+    if rng.random() < 0.35:
+        legs |= _cylinder(x, y, z, (0, 0), rng.uniform(0.03, 0.08), -0.48, top)
+        legs |= _cylinder(x, y, z, (0, 0), rng.uniform(0.15, min(w, d) + 0.05), -0.48, -0.44)
+        return legs
+    inset = rng.uniform(0, 0.08)
+    for sx in (-1.0, 1.0):
+        for sz in (-1.0, 1.0):
+            cx, cz = sx * (w - inset - leg / 2), sz * (d - inset - leg / 2)
+            legs |= _box(x, y, z, (cx - leg / 2, -0.48, cz - leg / 2), (cx + leg / 2, top, cz + leg / 2))
+    return legs
+
+
 def _parts(category: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """The parts of one object, each an (x, y, z) boolean grid; proportions random within the category."""
+    """The parts of one object, each an (x, y, z) boolean grid. Each category has structural variants (arms or
+    none, pedestal or legs, round or square tops, body styles) as well as random proportions, so a category's
+    mean shape is a poor guess of any one object: the image must be read, not just classified."""
     x, y, z = np.meshgrid(_GRID, _GRID, _GRID, indexing="ij")
-    u = rng.uniform
+
+    def u(lo: float, hi: float) -> float:
+        return float(rng.uniform(lo, hi))
+
     parts: list[np.ndarray] = []
-    if category in ("chair", "table"):
-        w, d = u(0.25, 0.45), u(0.25, 0.45)
-        top = u(-0.1, 0.1) if category == "chair" else u(0.05, 0.25)
-        thick, leg = u(0.04, 0.08), u(0.03, 0.06)
-        parts.append(_box(x, y, z, (-w, top - thick, -d), (w, top, d)))
-        legs = np.zeros_like(x, dtype=bool)
-        if category == "table" and rng.random() < 0.4:  # a pedestal table
-            legs |= _cylinder(x, y, z, (0, 0), u(0.05, 0.1), -0.48, top)
-            legs |= _cylinder(x, y, z, (0, 0), u(0.2, 0.3), -0.48, -0.44)
+    if category == "chair":
+        w, d, seat = u(0.18, 0.42), u(0.18, 0.4), u(-0.2, 0.1)
+        thick, leg = u(0.04, 0.09), u(0.03, 0.07)
+        parts.append(_box(x, y, z, (-w, seat - thick, -d), (w, seat, d)))
+        parts.append(_legs(x, y, z, w, d, leg, seat - thick, rng))
+        back_top, back_d = min(0.48, seat + u(0.2, 0.5)), u(0.03, 0.08)
+        if rng.random() < 0.5:  # a solid back
+            parts.append(_box(x, y, z, (-w, seat, -d), (w, back_top, -d + back_d)))
+        else:  # two posts and a top rail
+            rail = u(0.05, 0.12)
+            parts.append(
+                _box(x, y, z, (-w, seat, -d), (-w + leg, back_top, -d + back_d))
+                | _box(x, y, z, (w - leg, seat, -d), (w, back_top, -d + back_d))
+                | _box(x, y, z, (-w, back_top - rail, -d), (w, back_top, -d + back_d))
+            )
+        if rng.random() < 0.4:  # arms
+            arm_h = seat + u(0.1, 0.2)
+            parts.append(
+                _box(x, y, z, (-w, arm_h - 0.04, -d), (-w + 0.05, arm_h, d))
+                | _box(x, y, z, (w - 0.05, arm_h - 0.04, -d), (w, arm_h, d))
+            )
+    elif category == "table":
+        top, thick, leg = u(-0.15, 0.3), u(0.03, 0.08), u(0.03, 0.08)
+        if rng.random() < 0.35:  # round
+            r = u(0.2, 0.48)
+            w = d = r * 0.7
+            parts.append(_cylinder(x, y, z, (0, 0), r, top - thick, top))
         else:
-            for sx in (-1, 1):
-                for sz in (-1, 1):
-                    legs |= _box(
-                        x,
-                        y,
-                        z,
-                        (sx * w - leg if sx > 0 else -w, -0.48, sz * d - leg if sz > 0 else -d),
-                        (w if sx > 0 else -w + leg, top - thick, d if sz > 0 else -d + leg),
-                    )
-        parts.append(legs)
-        if category == "chair":
-            parts.append(_box(x, y, z, (-w, top, -d), (w, top + u(0.25, 0.45), -d + u(0.04, 0.08))))
+            w, d = u(0.2, 0.48), u(0.12, 0.45)
+            parts.append(_box(x, y, z, (-w, top - thick, -d), (w, top, d)))
+        parts.append(_legs(x, y, z, w, d, leg, top - thick, rng))
+        if rng.random() < 0.3:  # a lower shelf
+            shelf = u(-0.4, top - 0.15)
+            parts.append(_box(x, y, z, (-w * 0.9, shelf - 0.03, -d * 0.9), (w * 0.9, shelf, d * 0.9)))
     elif category == "sofa":
-        w, d, seat = u(0.38, 0.48), u(0.2, 0.32), u(-0.2, -0.05)
-        parts.append(_box(x, y, z, (-w, -0.4, -d), (w, seat, d)))
-        parts.append(_box(x, y, z, (-w, seat, -d), (w, seat + u(0.2, 0.35), -d + u(0.08, 0.15))))
-        arm_h, arm_w = u(0.05, 0.18), u(0.06, 0.12)
-        parts.append(
-            _box(x, y, z, (-w, seat, -d), (-w + arm_w, seat + arm_h, d))
-            | _box(x, y, z, (w - arm_w, seat, -d), (w, seat + arm_h, d))
-        )
+        w, d, seat = u(0.3, 0.48), u(0.16, 0.32), u(-0.25, 0.0)
+        base = -0.48 if rng.random() < 0.5 else u(-0.42, -0.32)  # on the floor or on short feet
+        parts.append(_box(x, y, z, (-w, base, -d), (w, seat, d)))
+        if base > -0.48:
+            parts.append(_legs(x, y, z, w, d, 0.04, base, rng))
+        parts.append(_box(x, y, z, (-w, seat, -d), (w, seat + u(0.15, 0.4), -d + u(0.06, 0.16))))
+        if rng.random() < 0.3:  # a chaise: one end extends forward
+            side = 1.0 if rng.random() < 0.5 else -1.0
+            lo, hi = sorted((side * w, side * (w - u(0.15, 0.3))))
+            parts.append(_box(x, y, z, (lo, base, d), (hi, seat, min(0.48, d + u(0.1, 0.25)))))
+        if rng.random() < 0.7:
+            arm_h, arm_w = u(0.05, 0.2), u(0.05, 0.12)
+            parts.append(
+                _box(x, y, z, (-w, seat, -d), (-w + arm_w, seat + arm_h, d))
+                | _box(x, y, z, (w - arm_w, seat, -d), (w, seat + arm_h, d))
+            )
     elif category == "lamp":
-        base_r, pole_r, height = u(0.1, 0.22), u(0.02, 0.04), u(0.15, 0.35)
-        parts.append(_cylinder(x, y, z, (0, 0), base_r, -0.48, -0.48 + u(0.03, 0.07)))
+        base_r, pole_r, height = u(0.08, 0.25), u(0.02, 0.04), u(-0.1, 0.35)
+        reach = u(0.0, 0.3) if rng.random() < 0.5 else 0.0  # a desk lamp's arm moves the shade sideways
+        parts.append(_cylinder(x, y, z, (0, 0), base_r, -0.48, -0.48 + u(0.03, 0.08)))
         parts.append(_cylinder(x, y, z, (0, 0), pole_r, -0.45, height))
-        shade_h, r0, r1 = u(0.12, 0.22), u(0.06, 0.14), u(0.14, 0.28)
-        frac = np.clip((y - height) / shade_h, 0, 1)
-        parts.append((x * x + z * z <= (r0 + (r1 - r0) * (1 - frac)) ** 2) & (y >= height) & (y <= height + shade_h))
+        if reach:
+            parts.append(_box(x, y, z, (0, height - 0.02, -0.02), (reach, height + 0.02, 0.02)))
+        shade_h = u(0.1, 0.25)
+        if rng.random() < 0.3:  # a globe
+            r = shade_h * 0.8
+            parts.append(_ellipsoid(x, y, z, (reach, height + r * 0.6, 0), (r, r, r)))
+        else:  # a cone, wide end down
+            r0, r1 = u(0.04, 0.14), u(0.12, 0.3)
+            frac = np.clip((y - height) / shade_h, 0, 1)
+            cone = r0 + (r1 - r0) * (1 - frac)
+            parts.append(((x - reach) ** 2 + z * z <= cone**2) & (y >= height) & (y <= height + shade_h))
     elif category == "airplane":
-        length, radius = u(0.38, 0.48), u(0.05, 0.09)
+        length, radius = u(0.35, 0.48), u(0.04, 0.1)
         parts.append(_ellipsoid(x, y, z, (0, 0, 0), (length, radius, radius)))
-        span, chord, pos = u(0.3, 0.48), u(0.08, 0.16), u(-0.1, 0.1)
-        parts.append(_box(x, y, z, (pos - chord, -0.02, -span), (pos + chord, 0.02, span)))
-        tail = -length + 0.04
-        parts.append(
-            _box(x, y, z, (tail, 0, -0.015), (tail + u(0.06, 0.12), u(0.12, 0.22), 0.015))
-            | _box(x, y, z, (tail, -0.015, -u(0.08, 0.16)), (tail + 0.08, 0.015, u(0.08, 0.16)))
-        )
+        span, chord, pos, sweep = u(0.25, 0.48), u(0.06, 0.16), u(-0.15, 0.15), u(0.0, 0.6)
+        wing_y = u(-0.6, 0.6) * radius  # low, mid or high wing
+        # A swept wing: its chord moves aft (towards -x) in proportion to the distance from the fuselage.
+        lead = pos + chord - sweep * np.abs(z)
+        parts.append((x <= lead) & (x >= lead - 2 * chord) & (np.abs(y - wing_y) <= 0.02) & (np.abs(z) <= span))
+        if rng.random() < 0.5:  # engines under the wings
+            for side in (-1.0, 1.0):
+                ez = side * u(0.12, span * 0.7)
+                parts.append(
+                    _cylinder(x, y, z, (wing_y - 0.05, ez), 0.035, pos - 0.12 - sweep * abs(ez), pos + 0.02, "x")
+                )
+        tail, fin = -length + 0.04, u(0.1, 0.24)
+        parts.append(_box(x, y, z, (tail, 0, -0.015), (tail + u(0.06, 0.14), fin, 0.015)))
+        stab_y = fin - 0.02 if rng.random() < 0.3 else 0.0  # a T-tail or a conventional tail
+        parts.append(_box(x, y, z, (tail, stab_y - 0.015, -u(0.08, 0.18)), (tail + 0.08, stab_y + 0.015, 0.17)))
     elif category == "car":
-        length, width, floor = u(0.38, 0.48), u(0.18, 0.26), u(-0.3, -0.2)
-        body_top = floor + u(0.1, 0.18)
+        length, width, floor = u(0.36, 0.48), u(0.16, 0.27), u(-0.32, -0.18)
+        body_top = floor + u(0.08, 0.2)
         parts.append(_box(x, y, z, (-length, floor, -width), (length, body_top, width)))
-        c0, c1 = u(-0.25, -0.05), u(0.1, 0.3)
-        parts.append(_box(x, y, z, (c0, body_top, -width + 0.03), (c1, body_top + u(0.1, 0.18), width - 0.03)))
+        style = rng.integers(3)
+        if style == 0:  # a saloon: a cabin in the middle
+            c0, c1 = u(-0.25, -0.05), u(0.1, 0.3)
+        elif style == 1:  # a van: the cabin runs to the back
+            c0, c1 = -length, u(0.15, length - 0.05)
+        else:  # a pick-up: a short cabin at the front, an open bed behind
+            c0, c1 = u(0.0, 0.15), u(0.25, length - 0.03)
+        cabin_top = min(0.45, body_top + u(0.1, 0.25))
+        parts.append(_box(x, y, z, (c0, body_top, -width + 0.03), (c1, cabin_top, width - 0.03)))
         wheels = np.zeros_like(x, dtype=bool)
-        wr = u(0.07, 0.1)
+        wr = u(0.06, 0.11)
         for wx in (-0.65, 0.65):
             for wz in (-1.0, 1.0):  # a wheel: a disc about the z axis at each corner of the body
                 wheels |= _cylinder(x, y, z, (wx * length, floor), wr, wz * width - 0.04, wz * width + 0.04, axis="z")
@@ -425,6 +490,6 @@ SHAPENET = DatasetSpec(
     generate=generate_shapenet,
     params=ShapeNetParams,
     validate=check_shapenet,
-    version=1,
+    version=2,
     layout_hint=SHAPENET_LAYOUT,
 )

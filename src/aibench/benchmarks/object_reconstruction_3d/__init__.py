@@ -1,5 +1,5 @@
-"""DC-AI-C13 3D object reconstruction (PTN): in progress, not registered yet.
+"""DC-AI-C13 3D object reconstruction: the perspective transformer network (PTN) on ShapeNet-style renderings."""
 
-`benchmark.py` implements it on ShapeNet renderings and voxels in 3D-R2N2's layout (tiny sessions run), but the
-small profile is not calibrated (docs/calibration.md): importing `ObjectReconstruction3D` here would register it.
-"""
+from aibench.benchmarks.object_reconstruction_3d.benchmark import ObjectReconstruction3D
+
+__all__ = ["ObjectReconstruction3D"]
