@@ -128,7 +128,7 @@ def _mean(bench: ObjectReconstruction3D) -> Mapping[int, np.ndarray]:
 def _category_mean(bench: ObjectReconstruction3D) -> Mapping[int, np.ndarray]:
     views = bench.settings.options.eval_views
     cats = [c for c in bench.test.categories for _ in range(views)]
-    return category_mean_grid(bench.train.voxels.numpy().astype(np.float32), bench.train.categories, cats)
+    return category_mean_grid(bench.train.voxels.numpy(), bench.train.categories, cats)
 
 
 @register("DC-AI-C13")
