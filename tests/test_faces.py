@@ -294,3 +294,47 @@ def test_baselines_run_on_the_tiny_set(tiny_root: Path) -> None:
     assert pixels.shape == (6, 4 * 32 * 32) and pixels.min() >= 0 and pixels.max() <= 1
     guess = nearest_identity(pixels, train.labels.numpy(), rgbd_pixels(test.rgb, test.depth))
     assert guess.shape == (6,) and set(guess.tolist()) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize(("margin", "expected"), [(0.5, 0.125), (2.0, 0.75)])
+def test_semihard_triplet_loss_matches_a_hand_computed_case(margin: float, expected: float) -> None:
+    """Points 0, 1 (identity A) and 1.5, 3 (identity B) on a line, squared distances: pair (0, 1) takes the
+    negative at 1.5 (nearest farther than 1), (1, 0) the one at 3, (1.5, 3) has no negative farther than 2.25 so
+    takes the farthest (0, also 2.25), (3, 1.5) the one at 1."""
+    from aibench.benchmarks.face_embedding.benchmark import semihard_triplet_loss
+
+    points = torch.tensor([[0.0], [1.0], [1.5], [3.0]])
+    loss = semihard_triplet_loss(points, torch.tensor([0, 0, 1, 1]), margin)
+    assert loss.item() == pytest.approx(expected)
+    # A batch without a triplet (one identity, or no identity twice) gives a zero loss that still has a gradient.
+    for labels in (torch.zeros(4, dtype=torch.long), torch.arange(4)):
+        leaf = points.clone().requires_grad_()
+        empty = semihard_triplet_loss(leaf, labels, margin)
+        empty.backward()
+        assert empty.item() == 0.0 and leaf.grad is not None and not leaf.grad.any()
+
+
+def test_facenet_batches_are_p_identities_of_k_images(tiny_root: Path) -> None:
+    """C7's epoch is cut into groups of K images of one identity, the same on every rank for a seed and epoch
+    (the loader then shards them), reshuffled between epochs; a batch is P such groups."""
+    from aibench.benchmarks.base import BenchmarkContext
+    from aibench.benchmarks.face_embedding.benchmark import FaceEmbedding
+
+    settings = FaceEmbedding.profiles["tiny"]
+    k = settings.options.images_per_identity
+
+    def bench(seed: int, rank: int = 0) -> FaceEmbedding:
+        ctx = BenchmarkContext("tiny", settings, tiny_root, torch.device("cpu"), seed=seed, rank=rank)
+        b = FaceEmbedding(ctx)
+        b.load_data()  # groups need no model
+        return b
+
+    first = bench(1)
+    groups = first.groups(1)
+    assert groups.shape == (TINY.vggface2_identities * TINY.samples_per_identity // k, k)
+    assert all(len(set(first.faces.labels[row])) == 1 for row in groups)
+    assert sorted(groups.ravel()) == list(range(first.train_samples()))
+    np.testing.assert_array_equal(bench(1, rank=1).groups(1), groups)
+    assert not np.array_equal(first.groups(2), groups) or not np.array_equal(bench(2).groups(1), groups)
+    images, labels = next(iter(first.train_batches(1)))
+    assert images.shape == (settings.batch_size // k, k, 3, 80, 80) and labels.shape == (settings.batch_size // k, k)

@@ -1,5 +1,5 @@
-"""DC-AI-C8 RGB-D face recognition: in progress, not registered yet.
+"""DC-AI-C8 RGB-D face recognition: torchvision's ResNet-50 with a 4-channel stem on our `rgbd_faces/` layout."""
 
-`benchmark.py` implements it (torchvision ResNet-50 with a 4-channel stem on `rgbd_faces/`), but the small
-profile is not calibrated (docs/calibration.md): importing `RgbdFaceRecognition` here would register it.
-"""
+from aibench.benchmarks.face_recognition_3d.benchmark import RgbdFaceRecognition
+
+__all__ = ["RgbdFaceRecognition"]

@@ -1,0 +1,1 @@
+"""DC-AI-C17: in progress, not registered yet (aibench list shows it as not runnable)."""

@@ -1,0 +1,1 @@
+"""DC-AI-C4: in progress, not registered yet (aibench list shows it as not runnable)."""
