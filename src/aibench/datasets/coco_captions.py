@@ -268,9 +268,15 @@ def render_scene(
     if two:
         counts[1] = total - counts[0]
     groups = [
-        Group(c, SIZES[int(rng.integers(2))], list(COLOURS)[int(rng.integers(len(COLOURS)))], SHAPES[int(rng.integers(len(SHAPES)))])
-        for c in counts if c
-    ]  # fmt: skip
+        Group(
+            c,
+            SIZES[int(rng.integers(2))],
+            list(COLOURS)[int(rng.integers(len(COLOURS)))],
+            SHAPES[int(rng.integers(len(SHAPES)))],
+        )
+        for c in counts
+        if c
+    ]
     relation = RELATIONS[int(rng.integers(4))] if len(groups) == 2 else None
     photo = photos[int(rng.integers(len(photos)))]
     w, h = photo.size
