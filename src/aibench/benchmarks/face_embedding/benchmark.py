@@ -180,7 +180,8 @@ class FaceEmbedding(Benchmark):
                 pairs_per_fold=1,
                 image_size=80,
             ),
-            options=FaceNetOptions(image_size=80, preload=True),
+            # K = 2, so that a 2-rank tiny session's per-rank batch of 4 still holds two identities.
+            options=FaceNetOptions(image_size=80, images_per_identity=2, preload=True),
         ),
     }
 
