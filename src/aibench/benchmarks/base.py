@@ -259,12 +259,19 @@ class Benchmark(ABC):
         self.trained: dict[str, Trained] = {}
 
     def add_trained(
-        self, name: str, module: M, optimizer: torch.optim.Optimizer | None = None, schedule: Any = None
+        self,
+        name: str,
+        module: M,
+        optimizer: torch.optim.Optimizer | None = None,
+        schedule: Any = None,
+        find_unused_parameters: bool = False,
     ) -> M:
         """Declare a module this session trains; returns the module to train and call.
 
         The harness logs its optimizer (MLPerf `opt_*` keys, one set per module), saves its weights in
-        weights.pt under `name`, and counts its parameters.
+        weights.pt under `name`, and counts its parameters. `find_unused_parameters` is for a module whose
+        forward uses only part of its parameters in a step (ENAS's shared weights under a sampled cell): DDP then
+        looks for the unused ones each step instead of waiting for their gradients forever.
         """
         if name in self.trained:
             raise ValueError(f"{type(self).__name__} declares the trained module {name!r} twice")
@@ -272,7 +279,7 @@ class Benchmark(ABC):
             module.to(memory_format=torch.channels_last)  # in place, like every Module.to
         self.trained[name] = Trained(module, optimizer, schedule)
         if self.ctx.world_size > 1:
-            return cast(M, data_parallel(module, self.device, self.ctx.sync_batchnorm))
+            return cast(M, data_parallel(module, self.device, self.ctx.sync_batchnorm, find_unused_parameters))
         return module
 
     @abstractmethod
@@ -376,7 +383,9 @@ class Benchmark(ABC):
         return {name: describe_optimizer(t) for name, t in self.trained.items() if t.optimizer is not None}
 
 
-def data_parallel(module: torch.nn.Module, device: torch.device, sync_batchnorm: bool) -> torch.nn.Module:
+def data_parallel(
+    module: torch.nn.Module, device: torch.device, sync_batchnorm: bool, find_unused_parameters: bool = False
+) -> torch.nn.Module:
     """`module` under DistributedDataParallel: its gradients are averaged over the ranks at every backward.
 
     Buffers are not broadcast (`broadcast_buffers=False`): BatchNorm keeps per-rank running statistics (rank 0's
@@ -388,7 +397,10 @@ def data_parallel(module: torch.nn.Module, device: torch.device, sync_batchnorm:
     if sync_batchnorm:
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
     return DistributedDataParallel(
-        module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False
+        module,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        broadcast_buffers=False,
+        find_unused_parameters=find_unused_parameters,
     )
 
 
