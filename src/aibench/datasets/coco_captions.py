@@ -21,8 +21,8 @@ count (one, two, three), a size (small, large), a colour (red, green, blue, yell
 (circle, square, triangle, cross), and two groups stand in a relation (left of, right of, above, below) that
 their placement makes unambiguous. Objects are drawn on a random crop of a real photograph (skimage.data,
 bundled: nothing is downloaded), softened so the objects stand out. Each image gets five captions from a small
-grammar with paraphrases ("a small red triangle left of two blue circles", "two blue circles to the right of a
-small red triangle", "there is a small red triangle and two blue circles on its right", ...): every caption
+grammar with two phrasings a scene ("a small red triangle left of two blue circles", "two blue circles right of a
+small red triangle"; "a large white cross", "there is a large white cross"): every caption
 names every attribute, so its content words depend on the image and a model that does not look at the image
 cannot predict them (an image-blind n-gram model is the benchmark's baseline). Validation scenes are new draws on
 crops of photographs that no training image uses.
@@ -211,15 +211,13 @@ def scene_captions(groups: Sequence[Group], relation: str | None, rng: np.random
     """`n` distinct paraphrases (as far as the grammar has them) describing the scene."""
     a = groups[0].phrase()
     be = "is" if groups[0].count == 1 else "are"
+    # Two phrasings each, so that nearly all of a caption's content is in the image: which phrasing a caption
+    # uses (about one free binary choice a caption) is the only thing a model that sees the image cannot know.
     if relation is None:
-        options = [a, f"there {be} {a}", f"a picture of {a}", f"{a} on a photo", f"an image with {a}",
-                   f"{a} in front of a background", f"a photo showing {a}"]  # fmt: skip
+        options = [a, f"there {be} {a}"]
     else:
         b, inv = groups[1].phrase(), _INVERSE[relation]
-        rel = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}
-        options = [f"{a} {relation} {b}", f"{a} {rel[relation]} {b}", f"{b} {inv} {a}", f"{b} {rel[inv]} {a}",
-                   f"there {be} {a} {relation} {b}", f"a picture of {b} {rel[inv]} {a}",
-                   f"{a} and {b} , the first {relation} the second"]  # fmt: skip
+        options = [f"{a} {relation} {b}", f"{b} {inv} {a}"]
     picks = rng.permutation(len(options))[:n]
     return [options[i] for i in picks] + [
         options[int(i)] for i in rng.integers(0, len(options), max(0, n - len(picks)))

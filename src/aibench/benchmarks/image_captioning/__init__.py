@@ -1,1 +1,5 @@
-"""DC-AI-C4: in progress, not registered yet (aibench list shows it as not runnable)."""
+"""DC-AI-C4 image captioning: Neural Image Caption (ResNet-152 encoder, LSTM decoder) on the COCO 2014 captions layout."""
+
+from aibench.benchmarks.image_captioning.benchmark import ImageCaptioning
+
+__all__ = ["ImageCaptioning"]
