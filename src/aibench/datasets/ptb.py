@@ -1,4 +1,4 @@
-"""Penn Treebank in Mikolov's layout: DATA_ROOT/ptb/ptb.{train,valid,test}.txt (also DATA_ROOT/ptb/simple-examples/data/).
+"""Penn Treebank in Mikolov's layout: DATA_ROOT/ptb/ptb.{train,valid,test}.txt (or under ptb/simple-examples/data/).
 
 One sentence a line, words separated by spaces, lower case, no punctuation, numbers written `N`, the 10k-word
 vocabulary's rare words written `<unk>`. The reader returns each split's sentences as word lists; a missing file,
