@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -98,7 +98,7 @@ class SharedRNN(nn.Module):
         for j in range(1, self.nodes):
             i, a = arch[j]
             used.add(i)
-            c, z = self.edges[j - 1][i](states[i]).chunk(2, -1)
+            c, z = cast(nn.ModuleList, self.edges[j - 1])[i](states[i]).chunk(2, -1)
             c = torch.sigmoid(c)
             states.append(c * _act(a, z) + (1 - c) * states[i])
         loose = [s for k, s in enumerate(states) if k not in used]
@@ -131,8 +131,8 @@ class Controller(nn.Module):
 
     def forward(self, generator: torch.Generator) -> tuple[Arch, torch.Tensor, torch.Tensor]:
         """A sampled cell, the sum of its decisions' log-probabilities and their entropy."""
-        x = self.start
-        state = None
+        x: torch.Tensor = self.start
+        state: tuple[torch.Tensor, torch.Tensor] | None = None
         log_prob = self.start.new_zeros(())
         entropy = self.start.new_zeros(())
         arch: list[tuple[int, int]] = []
