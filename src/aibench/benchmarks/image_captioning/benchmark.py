@@ -82,7 +82,7 @@ class Captioner(nn.Module):
     def __init__(self, vocab_size: int, embed_size: int = 256, hidden_size: int = 512) -> None:
         super().__init__()
         self.trunk = models.resnet152(weights=None)
-        self.trunk.fc = nn.Identity()  # type: ignore[assignment]  # the reference drops the classifier
+        self.trunk.fc = nn.Identity()  # the reference drops the classifier
         self.linear = nn.Linear(2048, embed_size)
         self.bn = nn.BatchNorm1d(embed_size, momentum=0.01)  # the reference's momentum
         self.embed = nn.Embedding(vocab_size, embed_size)
@@ -203,8 +203,8 @@ class ImageCaptioning(Benchmark):
         "small": ProfileSettings(
             batch_size=32,
             learning_rate=1e-3,
-            max_epochs=8,
-            target=AtMost("perplexity", 2.0),
+            max_epochs=6,
+            target=AtMost("perplexity", 2.8),
             time_limit_s=600,
             data=CaptionParams(train_images=1000, val_images=200, image_size=32),
             options=CaptionOptions(image_size=32, embed_size=256, hidden_size=512),
