@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch.optim.lr_scheduler import LinearLR, MultiStepLR
+from torch.optim.lr_scheduler import LambdaLR, LinearLR, MultiStepLR
 
 
 class WarmupStepDecay:
@@ -50,6 +50,30 @@ class WarmupStepDecay:
             "opt_learning_rate_decay_boundary_epochs": list(self.decay_epochs),
             "opt_learning_rate_decay_factor": self.factor,
         }
+
+
+class InverseSqrt:
+    """The Transformer's schedule (Vaswani et al. 2017, 5.3): linear warm-up over `warmup_steps` steps to the
+    optimizer's rate, then decay with the inverse square root of the step. The paper writes the peak as
+    d_model^-0.5 * warmup_steps^-0.5 (7.0e-4 for d_model 512 and 4,000 steps); here the optimizer's rate is that
+    peak, so the logged base learning rate is the highest rate the run trains at."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int) -> None:
+        if warmup_steps < 1:
+            raise ValueError(f"warmup_steps must be >= 1, got {warmup_steps}")
+        self.warmup_steps = int(warmup_steps)
+        w = self.warmup_steps
+        # LambdaLR calls the factor with the number of steps taken so far (0 before the first step).
+        self.schedule = LambdaLR(optimizer, lambda n: min((n + 1) / w, (w / (n + 1)) ** 0.5))
+
+    def step(self) -> None:
+        self.schedule.step()
+
+    def end_epoch(self) -> None:
+        pass  # per step only
+
+    def mlperf_keys(self) -> dict[str, Any]:
+        return {"opt_learning_rate_warmup_steps": self.warmup_steps, "opt_learning_rate_decay_schedule": "inverse sqrt"}
 
 
 def every(interval: int, max_epochs: int) -> tuple[int, ...]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -471,22 +472,28 @@ class ParallelTextParams:
     test_pairs: int = 500
     min_words: int = 4
     max_words: int = 14
+    # Only clauses whose every word is among this many most frequent words of the training books (0: any word).
+    # A few thousand pairs cannot teach the translation of words seen once; the rules stay the same.
+    vocabulary: int = 0
 
     def __post_init__(self) -> None:
         if min(self.train_pairs, self.val_pairs, self.test_pairs) < 1:
             raise ValueError("embedded parallel text needs >= 1 pair in every split")
+        if self.vocabulary < 0:
+            raise ValueError(f"vocabulary must be >= 0 (0: any word), got {self.vocabulary}")
         if not 1 <= self.min_words <= self.max_words:
             raise ValueError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
 
 
-def _clauses(books: Sequence[Any], params: ParallelTextParams) -> list[str]:
+def _clauses(books: Sequence[Any], params: ParallelTextParams, words: set[str] | None) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for book in books:
         for verse in book.verses:
             for clause in sentences(verse):
-                n = len(_WORD.findall(clause.lower()))
-                if params.min_words <= n <= params.max_words and clause not in seen:
+                tokens = _WORD.findall(clause.lower())
+                known = words is None or all(w in words for w in tokens)
+                if params.min_words <= len(tokens) <= params.max_words and known and clause not in seen:
                     seen.add(clause)
                     out.append(clause)
     return out
@@ -507,10 +514,14 @@ def generate_parallel_text(root: Path, params: ParallelTextParams | Mapping[str,
     books = split_by_book(kjv_books())
     folder = root / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    train_all = set(_clauses(books["train"], params))
+    words: set[str] | None = None
+    if params.vocabulary:
+        counts = Counter(w for book in books["train"] for verse in book.verses for w in _WORD.findall(verse.lower()))
+        words = {w for w, _ in counts.most_common(params.vocabulary)}
+    train_all = set(_clauses(books["train"], params, None))
     counts = {"train": params.train_pairs, "val": params.val_pairs, "test": params.test_pairs}
     for k, (split, count) in enumerate(counts.items()):
-        pool = _clauses(books[_SPLIT_OF[split]], params)
+        pool = _clauses(books[_SPLIT_OF[split]], params, words)
         if split != "train":
             pool = [c for c in pool if c not in train_all]
         rng = np.random.default_rng([seed, k])
@@ -530,6 +541,6 @@ PARALLEL_TEXT = DatasetSpec(
     generate=generate_parallel_text,
     params=ParallelTextParams,
     validate=check_parallel_text,
-    version=1,
+    version=2,
     layout_hint=PARALLEL_TEXT_LAYOUT,
 )
