@@ -197,6 +197,7 @@ class ImageCaptioning(Benchmark):
             learning_rate=1e-3,
             max_epochs=5,
             target=AtMost("perplexity", 4.2),
+            convergent=AtMost("perplexity", 4.2),  # the paper's convergent quality equals its target
             time_limit_s=7 * 24 * 3600,
             options=CaptionOptions(),
         ),
@@ -205,6 +206,7 @@ class ImageCaptioning(Benchmark):
             learning_rate=1e-3,
             max_epochs=6,
             target=AtMost("perplexity", 2.8),
+            convergent=AtMost("perplexity", 2.9),
             time_limit_s=600,
             data=CaptionParams(train_images=1000, val_images=200, image_size=32),
             options=CaptionOptions(image_size=32, embed_size=256, hidden_size=512),
@@ -215,8 +217,10 @@ class ImageCaptioning(Benchmark):
             max_epochs=2,
             target=AtMost("perplexity", 0.5),
             time_limit_s=120,
-            data=CaptionParams(train_images=8, val_images=4, image_size=16),
-            options=CaptionOptions(image_size=16, embed_size=32, hidden_size=32, max_caption=6, threshold=1),
+            data=CaptionParams(train_images=8, val_images=4, image_size=32),
+            # 32x32, not 16x16: at 16x16 layer3/4 are 1x1 and BatchNorm over the 2 images of a 2-rank step
+            # (per-rank batch 2) goes non-finite within 4 steps; at 32x32 it stays finite.
+            options=CaptionOptions(image_size=32, embed_size=32, hidden_size=32, max_caption=6, threshold=1),
         ),
     }
 
