@@ -339,4 +339,5 @@ COCO_CAPTIONS: DatasetSpec[CaptionParams] = DatasetSpec(
     params=CaptionParams,
     layout_hint=LAYOUT,
     validate=_validate,
+    version=2,  # 2: two phrasings a scene (caches of the seven-phrasing grammar are stale)
 )
