@@ -516,8 +516,8 @@ def generate_parallel_text(root: Path, params: ParallelTextParams | Mapping[str,
     folder.mkdir(parents=True, exist_ok=True)
     words: set[str] | None = None
     if params.vocabulary:
-        counts = Counter(w for book in books["train"] for verse in book.verses for w in _WORD.findall(verse.lower()))
-        words = {w for w, _ in counts.most_common(params.vocabulary)}
+        frequency = Counter(w for book in books["train"] for verse in book.verses for w in _WORD.findall(verse.lower()))
+        words = {w for w, _ in frequency.most_common(params.vocabulary)}
     train_all = set(_clauses(books["train"], params, None))
     counts = {"train": params.train_pairs, "val": params.val_pairs, "test": params.test_pairs}
     for k, (split, count) in enumerate(counts.items()):
