@@ -93,3 +93,17 @@ def test_baselines_hand_case():
     assert uni[1] == 2 and uni[0] == pytest.approx(-math.log(3 / 9) - math.log(3 / 9))
     bi = lm.bigram(train, [["a"]], k=0.0 + 1e-12)[0]  # <eos> -> a: 2/2; a -> <eos>: 1/2
     assert bi[1] == 2 and bi[0] == pytest.approx(math.log(2), rel=1e-6)
+
+
+def test_kneser_ney_is_a_distribution_and_reduces_to_counts():
+    train = [["a", "b", "c"], ["a", "b", "d"], ["b", "c", "a"], ["c", "a", "b", "b"]]
+    model = lm.KneserNey(train, order=3)
+    for history in ([EOS, EOS], ["a", "b"], ["x", "c"], ["q", "q"]):  # seen, seen, unseen word, unseen history
+        assert sum(model.prob(history, w) for w in model.vocab) == pytest.approx(1.0)
+    # Below the top order a word counts its distinct left neighbours: "a" follows <eos> and "c" (twice each).
+    bigram = lm.KneserNey(train, order=2)
+    assert bigram.counts[2][(EOS, "a")] == 2 and bigram.counts[1][("a",)] == 2
+    assert sum(bigram.prob([], w) for w in bigram.vocab) == pytest.approx(1.0)
+    # A model of higher order never does worse on its own training text.
+    scores = [lm.kneser_ney(train, train, order)[0][0] for order in (1, 3, 5)]
+    assert scores[0] > scores[1] > scores[2]

@@ -1,5 +1,5 @@
-"""DC-AI-C17 neural architecture search: ENAS (Pham et al. 2018) recurrent-cell search on Penn Treebank.
+"""DC-AI-C17 neural architecture search: ENAS (Pham et al. 2018) recurrent-cell search on Penn Treebank."""
 
-Not registered yet: the benchmark class lives in `benchmark.py` (import it here, as face_recognition_3d does, once
-the registry-parametrized tests pass filtered to C17).
-"""
+from aibench.benchmarks.architecture_search.benchmark import ArchitectureSearch
+
+__all__ = ["ArchitectureSearch"]
