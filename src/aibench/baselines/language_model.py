@@ -50,7 +50,6 @@ def bigram(train: Sequence[Sequence[str]], evaluate: Sequence[Sequence[str]], k:
     return out
 
 
-
 class KneserNey:
     """Interpolated Kneser-Ney of `order` (Chen & Goodman 1998, one discount per order, D = n1 / (n1 + 2 n2)).
 
