@@ -128,15 +128,16 @@ class Summarization(Benchmark):
             time_limit_s=7 * 24 * 3600,
             options=SummarizationOptions(),
         ),
-        # small: 12,000 pairs, hidden 192, embedding 96, vocabulary 5,000. Exploration (one seed, AMD EPYC VM, about
-        # 25-30 s an epoch): at lr 1e-3 ROUGE-L 13.7/24.8/33.1 after epochs 1-3; at 3e-3 16.5/28.4/37.9/44.4 after
-        # epochs 1-4, so the small profile uses 3e-3 (the narrower model and the few hundred steps a session takes).
+        # small: 12,000 pairs, hidden 192, embedding 96, vocabulary 5,000, about 28 s an epoch (AMD EPYC VM). At lr
+        # 1e-3 ROUGE-L was 13.7/24.8/33.1 after epochs 1-3 (one seed); at 3e-3 the three-seed calibration
+        # (docs/calibration.md) gave seed 1 16.5/28.4/37.9/44.4/50.0, seed 2 16.7/24.6/27.3/32.8/36.7/40.1/42.3/43.3/
+        # 44.5/44.9, seed 3 16.8/22.0/29.2/34.9/40.9/47.3: target 39 (epochs 4, 6, 5), convergent 35; lead-N 28.3.
         "small": ProfileSettings(
             batch_size=64,
             learning_rate=3e-3,
             max_epochs=10,
-            target=AtLeast("rougeL", 45.0),
-            convergent=AtLeast("rougeL", 40.0),
+            target=AtLeast("rougeL", 39.0),
+            convergent=AtLeast("rougeL", 35.0),
             time_limit_s=600,
             data=GigawordParams(train_pairs=12000, valid_pairs=500, test_pairs=1000),
             options=SummarizationOptions(hidden_size=192, embed_size=96, vocab_size=5000, max_summary=10),
