@@ -122,15 +122,16 @@ class Translation(Benchmark):
             time_limit_s=7 * 24 * 3600,
             options=TranslationOptions(),
         ),
-        # small: width 64 (d_model 128 trained about 60 s an epoch and reached 0.23 after epoch 3). Exploration on
-        # 6,000 pairs of the 1,000-word corpus (AMD EPYC VM, one seed): 0.21/0.28/0.33/0.39/0.44/0.49/0.51/0.55/0.58
-        # after epochs 1-9, about 22 s an epoch. Not calibrated over three seeds yet.
+        # small: width 64 (d_model 128 trained about 60 s an epoch and reached 0.23 after epoch 3). On 6,000 pairs
+        # of the 1,000-word corpus seed 1 scores 0.21/0.28/0.33/0.39/0.44/0.49/0.51/0.549/0.58 after epochs 1-9,
+        # about 30 s an epoch with evaluation: 0.55 (the paper's) took 9 epochs and 5.5 minutes, so the small target
+        # is 0.50 (the word dictionary's 0.357 is 29% short). docs/calibration.md has the three seeds.
         "small": ProfileSettings(
             batch_size=32,
             learning_rate=2e-3,
             max_epochs=12,
-            target=AtLeast("token_accuracy", 0.55),
-            convergent=AtLeast("token_accuracy", 0.5),
+            target=AtLeast("token_accuracy", 0.50),
+            convergent=AtLeast("token_accuracy", 0.47),
             time_limit_s=900,
             data=ParallelTextParams(train_pairs=6000, val_pairs=200, test_pairs=400, max_words=12, vocabulary=1000),
             options=TranslationOptions(
