@@ -1,0 +1,1 @@
+"""DC-AI-C10 recommendation: Neural Collaborative Filtering (NeuMF = GMF + MLP) on MovieLens."""
