@@ -332,7 +332,7 @@ def render(text: str, voice: tuple[str, str], rng: np.random.Generator, params: 
 
 
 def generate_librispeech(root: Path, params: LibriSpeechParams | Mapping[str, Any], seed: int) -> None:
-    """Write the embedded LibriSpeech (module docstring) under root/LibriSpeech/{train-clean-100,dev-clean,test-clean}."""
+    """Write the embedded LibriSpeech (module docstring): root/LibriSpeech/{train-clean-100,dev-clean,test-clean}."""
     if isinstance(params, Mapping):
         params = LibriSpeechParams(**params)
     espeak_binary()
