@@ -84,6 +84,7 @@ class NeuMF(nn.Module):
         for emb in (self.mf_user, self.mf_item, self.mlp_user, self.mlp_item):
             nn.init.normal_(emb.weight, 0.0, 0.01)
         for layer in self.mlp:
+            assert isinstance(layer, nn.Linear)
             nn.init.xavier_uniform_(layer.weight)  # Glorot uniform, as the reference
             nn.init.zeros_(layer.bias)
         bound = math.sqrt(3.0 / self.final.in_features)  # LeCun uniform
