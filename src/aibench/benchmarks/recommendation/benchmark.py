@@ -130,13 +130,17 @@ class Recommendation(Benchmark):
             time_limit_s=24 * 3600,
             options=NcfOptions(),
         ),
-        # small: embedded MovieLens 100K (943 users, 1,682 items, ~100k ratings); see docs/calibration.md.
+        # small: embedded MovieLens 100K (943 users, 1,682 items, 98k training positives; tastes of 8 factors at
+        # taste_scale 3), MLPerf's layer sizes, batch 1024, lr 2e-3, Adam's default betas. Baselines: popularity
+        # HR@10 0.262, item-kNN 0.770 (not declared: it would meet 20% of the target). Seeds 1-3 (--epochs 10):
+        # HR@10 0.713-0.735 after epoch 1, 0.785-0.795 after epoch 2, a peak of 0.790-0.796 over epochs 2-3, then
+        # overfitting (0.71-0.72 at epoch 10); 4.2-4.5 s an epoch. 0.76 is reached in epoch 2 by every seed.
         "small": ProfileSettings(
             batch_size=1024,
             learning_rate=2e-3,
             max_epochs=12,
-            target=AtLeast("hr@10", 0.60),
-            convergent=AtLeast("hr@10", 0.57),
+            target=AtLeast("hr@10", 0.76),
+            convergent=AtLeast("hr@10", 0.72),
             time_limit_s=600,
             data=MovieLensParams(factors=8, taste_scale=3.0),
             options=NcfOptions(beta1=0.9, beta2=0.999),
