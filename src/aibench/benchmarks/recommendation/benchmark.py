@@ -131,18 +131,19 @@ class Recommendation(Benchmark):
             options=NcfOptions(),
         ),
         # small: embedded MovieLens 100K (943 users, 1,682 items, 98k training positives; tastes of 8 factors at
-        # taste_scale 3), MLPerf's layer sizes, batch 1024, lr 2e-3, Adam's default betas. Baselines: popularity
-        # HR@10 0.262, item-kNN 0.770 (not declared: it would meet 20% of the target). Seeds 1-3 (--epochs 10):
-        # HR@10 0.713-0.735 after epoch 1, 0.785-0.795 after epoch 2, a peak of 0.790-0.796 over epochs 2-3, then
-        # overfitting (0.71-0.72 at epoch 10); 4.2-4.5 s an epoch. 0.76 is reached in epoch 2 by every seed.
+        # taste_scale 2), MLPerf's layer sizes, batch 2048, lr 1e-3, Adam's default betas. At taste_scale 3 (batch
+        # 1024, lr 2e-3) every seed met 0.76 in epoch 2 and item-kNN scored 0.770, above any target the model
+        # could be given: the data was too easy for a neighbourhood method. At taste_scale 2: popularity HR@10
+        # 0.234, item-kNN 0.569 (reported, not declared); seeds 1-3 reach 0.60 at epoch 4 (0.586-0.598 after
+        # epoch 3), a peak of about 0.64 at epoch 7 (seed 1), about 4.5 s an epoch.
         "small": ProfileSettings(
-            batch_size=1024,
-            learning_rate=2e-3,
+            batch_size=2048,
+            learning_rate=1e-3,
             max_epochs=12,
-            target=AtLeast("hr@10", 0.76),
-            convergent=AtLeast("hr@10", 0.72),
+            target=AtLeast("hr@10", 0.60),
+            convergent=AtLeast("hr@10", 0.57),
             time_limit_s=600,
-            data=MovieLensParams(factors=8, taste_scale=3.0),
+            data=MovieLensParams(factors=8, taste_scale=2.0),
             options=NcfOptions(beta1=0.9, beta2=0.999),
         ),
         "tiny": ProfileSettings(
