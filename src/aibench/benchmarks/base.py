@@ -193,8 +193,10 @@ class Baseline:
     sample (the format of `infer`), which `bench.score` turns into the same metrics the model is judged by.
     Embedded data on which a baseline meets the target measures nothing about the real workload.
 
-    An `oracle` is told something the model is not (e.g. the object's category): it shows how much of the target
-    that knowledge alone would reach, so it must miss the target, but not by the 20% a cheap baseline must.
+    An `oracle` is told something the model is not (e.g. the object's category), or is the field's strong classical
+    method that the benchmark reports beside the cheap ones (item-kNN for recommendation): it shows how much of the
+    target that knowledge or method alone reaches, so it must miss the target, but not by the 20% a cheap baseline
+    must.
     """
 
     name: str
