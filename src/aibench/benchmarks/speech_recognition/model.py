@@ -5,17 +5,17 @@ Hardtanh(0, 20): 32 channels of 41x11 (frequency x time), stride (2, 2), padding
 (2, 1), padding (10, 5). After each convolution, outputs past an utterance's length are zeroed (the reference's
 MaskConv), so an utterance's output does not depend on the padding its batch gave it. The channels and remaining
 frequency rows are flattened into one feature vector per frame (32 x 41 = 1312 at the reference's 161 bins), and
-five bidirectional LSTM layers (hidden 1024 at full) run over the frames, packed by length; the two directions'
-outputs are summed. Layers 2-5 take a sequence-wise BatchNorm of their input first (the first does not). Then a
-sequence-wise BatchNorm and a fully connected layer without bias give logits over 29 characters ('_' the CTC
-blank, apostrophe, A-Z, space). The reference's lookahead convolution serves only the unidirectional model.
+five bidirectional LSTM layers (hidden 1024 at full) run over the frames, each row within its length (as packing
+by length would); the two directions' outputs are summed. Layers 2-5 take a sequence-wise BatchNorm of their input
+first (the first does not). Then a sequence-wise BatchNorm and a fully connected layer without bias give logits
+over 29 characters ('_' the CTC blank, apostrophe, A-Z, space). The reference's lookahead convolution serves only
+the unidirectional model.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CONV_LAYERS = (  # (kernel (freq, time), stride, padding) of the reference's two convolutions
     ((41, 11), (2, 2), (20, 5)),
@@ -55,23 +55,37 @@ class SequenceBatchNorm(nn.Module):
         return out.reshape(t, b, h)
 
 
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """(T, B, H) with each row's first lengths[b] frames in reverse order; its padding stays where it is."""
+    if lengths is None:
+        return x.flip(0)
+    t = torch.arange(x.shape[0], device=x.device)[:, None]
+    n = lengths.to(x.device)[None, :]
+    index = torch.where(t < n, n - 1 - t, t)
+    return x.gather(0, index[:, :, None].expand_as(x))
+
+
 class BatchRNN(nn.Module):
+    """A bidirectional LSTM layer whose two directions are summed.
+
+    The directions run as two unidirectional LSTMs over the padded batch, the backward one over each row reversed
+    within its length. A frame's output is exactly the packed bidirectional LSTM's (the reference's): the forward
+    pass reaches a row's padding only after its last real frame, the backward pass only after its first. Packing
+    would cost O(T^2) on a CPU, where autograd zero-fills the whole input for each time step's slice.
+    """
+
     def __init__(self, input_size: int, hidden_size: int, batch_norm: bool) -> None:
         super().__init__()
         self.batch_norm = SequenceBatchNorm(input_size) if batch_norm else None
-        self.rnn = nn.LSTM(input_size, hidden_size, bidirectional=True)
-        self.hidden_size = hidden_size
+        self.forward_rnn = nn.LSTM(input_size, hidden_size)
+        self.backward_rnn = nn.LSTM(input_size, hidden_size)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
         if self.batch_norm is not None:
             x = self.batch_norm(x, mask)
-        if lengths is None:  # every row fills all frames (the model probe on `meta`, where packing cannot run)
-            y, _ = self.rnn(x)
-        else:
-            packed, _ = self.rnn(pack_padded_sequence(x, lengths, enforce_sorted=False))
-            y, _ = pad_packed_sequence(packed, total_length=x.shape[0])
-        t, b, _ = y.shape
-        return y.view(t, b, 2, self.hidden_size).sum(2)  # the two directions summed
+        ahead, _ = self.forward_rnn(x)
+        behind, _ = self.backward_rnn(reverse_within_lengths(x, lengths))
+        return ahead + reverse_within_lengths(behind, lengths)
 
 
 class DeepSpeech2(nn.Module):
