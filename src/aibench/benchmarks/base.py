@@ -124,10 +124,15 @@ class BenchmarkContext:
             batch_size=batch_size,
             shuffle=sampler is None,
             sampler=sampler,
-            generator=torch.Generator().manual_seed(self.seed * 1000 + epoch),
+            generator=self.epoch_generator(epoch),
             drop_last=len(dataset) > batch_size,  # type: ignore[arg-type]
             **kwargs,
         )
+
+    def epoch_generator(self, epoch: int) -> torch.Generator:
+        """The CPU generator that shuffles one epoch: seeded by the session's seed and the epoch, the same on
+        every rank (so ranks agree on an order before taking their shards)."""
+        return torch.Generator().manual_seed(self.seed * 1000 + epoch)
 
     def shard(self, n: int) -> slice:
         """This rank's share of n items that the benchmark orders itself (a permutation, a list of windows):

@@ -309,7 +309,7 @@ class SpeechRecognition(Benchmark):
         bins = [by_length[k : k + size] for k in range(0, len(by_length), size)]
         if len(bins) > 1 and len(bins[-1]) < size:
             bins.pop()  # the last incomplete bin is dropped, as the other benchmarks drop the last incomplete batch
-        order = torch.randperm(len(bins), generator=torch.Generator().manual_seed(self.ctx.seed * 1000 + epoch))
+        order = torch.randperm(len(bins), generator=self.ctx.epoch_generator(epoch))
         mine = order[self.ctx.shard(len(bins))].tolist()
         return [(torch.tensor(bins[b]),) for b in mine]
 
