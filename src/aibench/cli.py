@@ -121,6 +121,23 @@ def _parser() -> argparse.ArgumentParser:
     summ = sub.add_parser("summarize", help="print the summary of a results folder")
     summ.add_argument("results", type=Path)
 
+    var = sub.add_parser("variation", help="run-to-run variation (epochs-to-converge CoV) and the subset's cost")
+    var.add_argument("results", nargs="+", type=Path, help="results folders (4-10 sessions a benchmark, as the paper)")
+    var.add_argument("--out", type=Path, help="JSON file to write")
+
+    subs = sub.add_parser("subset", help="choose a subset of the suite from your own measurements (paper 3.3)")
+    subs.add_argument("results", nargs="+", type=Path, help="results folders of `aibench run` and `aibench profile`")
+    subs.add_argument("--k", type=int, help="benchmarks to choose (default: the smallest k covering --coverage)")
+    subs.add_argument(
+        "--coverage", type=float, default=0.75, help="share of feature variance the clusters must explain (0.75)"
+    )
+    subs.add_argument("--out", type=Path, help="JSON file to write")
+
+    cmp_ = sub.add_parser("compare", help="time-to-quality speedups of systems with bootstrap intervals")
+    cmp_.add_argument("results", nargs="+", type=Path, help="results folders: A, then one or more B to compare with A")
+    cmp_.add_argument("--suite", default="subset", help="suite the geometric mean is taken over (default subset)")
+    cmp_.add_argument("--out", type=Path, help="JSON file to write")
+
     pr = sub.add_parser("profile", help="operator hotspots, step breakdown, hardware counters and a Chrome trace")
     pr.add_argument("benchmarks", nargs="*", help="ids (DC-AI-C1 or C1) or names; default: --suite subset")
     pr.add_argument("--suite", help=f"one of: {', '.join(SUITES)}")
@@ -728,6 +745,83 @@ def cmd_characterize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_folders(folders: list[Path], kind: str = "training") -> list[dict[str, Any]]:
+    """Every valid result of `kind` in the folders; invalid files are reported and skipped."""
+    from aibench.harness.results import load_results
+
+    out: list[dict[str, Any]] = []
+    for folder in folders:
+        _check_results_dir(folder)
+        loaded = load_results(folder, kind)
+        _report_skipped(loaded.skipped)
+        out += loaded.results
+    return out
+
+
+def cmd_variation(args: argparse.Namespace) -> int:
+    from aibench.analyses.variation import print_variation, subset_saving, suite_cost, variation
+    from aibench.harness.results import write_json_atomic
+
+    sessions = _load_folders(args.results)
+    if not sessions:
+        raise UsageError(f"no valid session result.json under {', '.join(map(str, args.results))}")
+    rows = variation(sessions)
+    full = suite_cost(sessions)
+    subset = SUITES["subset"]
+    cost = subset_saving(full, subset) if all(b in full for b in subset) and len(full) > len(subset) else None
+    print_variation(rows, cost, make_console(width=200))
+    if args.out:
+        write_json_atomic(args.out, {"variation": rows, "cost": cost, "session_wall_s": full})
+        print(f"written: {args.out}")
+    return 0
+
+
+def cmd_subset(args: argparse.Namespace) -> int:
+    from aibench.analyses.subset import choose_subset, print_subset
+    from aibench.harness.results import write_json_atomic
+
+    sessions = _load_folders(args.results)
+    if not sessions:
+        raise UsageError(f"no valid session result.json under {', '.join(map(str, args.results))}")
+    profiles = _load_folders(args.results, "profile")
+    try:
+        result = choose_subset(sessions, profiles, k=args.k, coverage=args.coverage)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print_subset(result, make_console(width=200))
+    if args.out:
+        write_json_atomic(args.out, result)
+        print(f"written: {args.out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from aibench.analyses.compare import compare, print_comparison
+    from aibench.harness.results import write_json_atomic
+
+    if len(args.results) < 2:
+        raise UsageError("compare needs two results folders or more: A, then the B folders to compare with it")
+    if args.suite not in SUITES:
+        raise UsageError(f"unknown suite {args.suite!r}; one of: {', '.join(SUITES)}")
+    base = _load_folders(args.results[:1])
+    if not base:
+        raise UsageError(f"no valid session result.json under {args.results[0]}")
+    console = make_console(width=200)
+    out = []
+    for folder in args.results[1:]:
+        other = _load_folders([folder])
+        if not other:
+            raise UsageError(f"no valid session result.json under {folder}")
+        result = compare(base, other, suite=args.suite)
+        result.update(a=str(args.results[0]), b=str(folder))
+        print_comparison(result, str(args.results[0]), str(folder), console)
+        out.append(result)
+    if args.out:
+        write_json_atomic(args.out, out)
+        print(f"written: {args.out}")
+    return 0
+
+
 COMMANDS = {
     "list": cmd_list,
     "run": cmd_run,
@@ -739,6 +833,9 @@ COMMANDS = {
     "characterize": cmd_characterize,
     "infer": cmd_infer,
     "profile": cmd_profile,
+    "variation": cmd_variation,
+    "subset": cmd_subset,
+    "compare": cmd_compare,
 }
 
 

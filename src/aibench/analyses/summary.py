@@ -70,6 +70,18 @@ def mlperf_time_to_train(times: Sequence[float | None]) -> tuple[float | None, s
     )
 
 
+def resampled_scores(times: Sequence[float | None], resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """`mlperf_time_to_train` of `resamples` resamples (with replacement) of the sessions; an invalid score (too
+    many sessions that did not reach the target) is infinite."""
+    x = np.array([math.inf if t is None else t for t in times], dtype=np.float64)
+    samples = np.sort(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1)
+    failures = np.isinf(samples).sum(1)
+    if len(x) < 3:  # nothing dropped: any failure is invalid
+        return np.where(failures > 0, math.inf, samples.mean(1) if len(x) else math.inf)
+    middle = samples[:, 1:-1]  # one failure sorts last and is dropped with the slowest
+    return np.where(failures >= 2, math.inf, np.where(np.isinf(middle), 0.0, middle).sum(1) / middle.shape[1])
+
+
 def bootstrap_interval(
     times: Sequence[float | None], confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
 ) -> dict[str, Any] | None:
@@ -81,12 +93,8 @@ def bootstrap_interval(
     """
     if len(times) < BOOTSTRAP_MIN_RUNS:
         return None
-    x = np.array([math.inf if t is None else t for t in times], dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    samples = np.sort(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1)
-    invalid = np.isinf(samples).sum(1) >= 2
-    middle = samples[:, 1:-1]
-    scores = np.where(invalid, math.inf, np.where(np.isinf(middle), 0.0, middle).sum(1) / middle.shape[1])
+    scores = resampled_scores(times, resamples, np.random.default_rng(seed))
+    invalid = np.isinf(scores)
     # No interpolation between resamples: an infinite (invalid) score must not turn into NaN.
     lo, hi = np.quantile(scores, [(1 - confidence) / 2, (1 + confidence) / 2], method="inverted_cdf")
     return {

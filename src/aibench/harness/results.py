@@ -135,11 +135,15 @@ class LoadedResults:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, what is wrong with it)
 
 
+# The file each kind of result is written to (`aibench run`, `aibench profile`, `aibench infer`).
+RESULT_FILES = {"training": "result.json", "profile": "profile.json", "inference": "inference.json"}
+
+
 def load_results(results_dir: Path, kind: str = "training") -> LoadedResults:
-    """Every valid session result.json below a results directory, in run order; invalid ones are skipped with
+    """Every valid result of `kind` below a results directory, in run order; invalid ones are skipped with
     the reason (a hand-edited or truncated file must not make the whole folder unreadable)."""
     loaded = LoadedResults()
-    for path in sorted(results_dir.glob("**/result.json")):
+    for path in sorted(results_dir.glob(f"**/{RESULT_FILES[kind]}")):
         try:
             result = read_result(path)
         except ResultFileError as exc:
@@ -147,7 +151,7 @@ def load_results(results_dir: Path, kind: str = "training") -> LoadedResults:
             continue
         if result.get("kind") == kind:
             loaded.results.append(result)
-    loaded.results.sort(key=lambda r: (r["benchmark"]["id"], r["run_index"]))
+    loaded.results.sort(key=lambda r: (r["benchmark"]["id"], r.get("run_index", 0)))
     return loaded
 
 
