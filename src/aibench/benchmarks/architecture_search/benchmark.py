@@ -370,8 +370,8 @@ class ArchitectureSearch(Benchmark):
             model,
             inference,
             training_loss,
-            samples=1,
-            sample_shape=f"BPTT window of {opts.bptt} tokens",
+            samples=opts.bptt,  # a training sample is one token, as the step counts them: one window is bptt samples
+            sample_shape=f"one token (of a BPTT window of {opts.bptt})",
             notes="shared weights of every node pair counted; one sampled cell uses one edge per node",
         )
 
