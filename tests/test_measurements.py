@@ -171,3 +171,16 @@ def test_a_failing_meter_costs_the_energy_figure_not_the_session(tmp_path: Path,
     assert result["status"] == "success"
     assert result["metrics"]["energy_to_quality_j"] is None and result["metrics"]["energy_j"] is None
     assert "counter vanished" in result["metrics"]["unavailable"]["energy_to_quality_j"]
+
+
+def test_mlperf_workloads_are_counted_with_the_same_counter():
+    from aibench.analyses.mlperf_workloads import MLPERF_WORKLOADS, characterize_mlperf
+
+    assert len(MLPERF_WORKLOADS) == 7
+    rows = {r["model"]: r["full"] for r in characterize_mlperf(("ResNet-50 v1.5", "NCF", "MiniGo"))}
+    assert rows["ResNet-50 v1.5"]["parameters"] == 25_557_032  # torchvision's published count
+    # NeuMF on ml-20m: (138,493 + 26,744) x (64 + 128) embedding weights plus 107,073 in the towers; its forward
+    # is 106,624 multiply-adds, the paper's smallest MLPerf figure (0.213 M-FLOPs).
+    ncf = rows["NCF"]
+    assert ncf["parameters"] == 165_237 * 192 + 107_073 and ncf["forward_flops_per_sample"] == 2 * 106_624
+    assert rows["MiniGo"]["counted_on"] == "meta" and 0.5e6 < rows["MiniGo"]["parameters"] < 1e6

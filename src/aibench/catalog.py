@@ -227,6 +227,11 @@ PAPER_RANGES: dict[str, str] = {
     "parameters": "0.03 M to 68.4 M",
     "epochs": "6 to 96",
 }
+PAPER_MLPERF_RANGES: dict[str, str] = {
+    "forward": "0.213 to 24,500 M-FLOPs",
+    "parameters": "5.2 M to 49.53 M",
+    "epochs": "3 to 49",
+}
 PAPER_CHARACTERISTICS: dict[str, str] = {
     "DC-AI-C1": "not in the text (Fig. 2); torchvision's ResNet-50: 25,557,032 parameters, 4.09 G multiply-adds "
     "at 224x224",

@@ -13,9 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from aibench.analyses.mlperf_workloads import characterize_mlperf
 from aibench.analyses.summary import coefficient_of_variation, olympic_mean, reached_target
 from aibench.benchmarks.quality import first_met, rule_from_json
-from aibench.catalog import PAPER_CHARACTERISTICS, PAPER_RANGES
+from aibench.catalog import PAPER_CHARACTERISTICS, PAPER_MLPERF_RANGES, PAPER_RANGES
 from aibench.harness.display import safe_text
 from aibench.harness.flops import FLOP_COUNTER, characterize_model
 from aibench.harness.results import RESULT_SCHEMA_VERSION, load_results
@@ -68,8 +69,14 @@ def epochs_to_quality(results: list[dict[str, Any]], benchmark_id: str) -> dict[
 
 
 def characterize(
-    ids: tuple[str, ...], profile: str, results_dir: Path | None = None, progress: Any = None
+    ids: tuple[str, ...],
+    profile: str,
+    results_dir: Path | None = None,
+    progress: Any = None,
+    mlperf: bool = False,
 ) -> dict[str, Any]:
+    """Parameters and FLOPs per sample of each benchmark at full shapes and at `profile`, epochs to quality from
+    `results_dir`, and with `mlperf` the MLPerf Training workloads at their reference shapes beside them."""
     loaded = load_results(results_dir) if results_dir else None
     results = loaded.results if loaded else []
     rows = []
@@ -92,6 +99,7 @@ def characterize(
         )
         row["paper"] = PAPER_CHARACTERISTICS.get(bench_id, "not in the text (Fig. 2 only)")
         rows.append(row)
+    mlperf_rows = characterize_mlperf(progress=progress) if mlperf else []
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "kind": "characterization",
@@ -104,8 +112,25 @@ def characterize(
         },
         "results": str(results_dir) if results_dir else None,
         "paper_ranges": PAPER_RANGES,
+        "ranges": suite_ranges(rows),
         "benchmarks": rows,
+        "mlperf": mlperf_rows,
+        "mlperf_ranges": suite_ranges(mlperf_rows, key="model"),
+        "paper_mlperf_ranges": PAPER_MLPERF_RANGES,
     }
+
+
+def suite_ranges(rows: list[dict[str, Any]], key: str = "id") -> dict[str, Any]:
+    """The lowest and highest full-shape forward FLOPs and parameter counts over the benchmarks counted, with
+    which benchmark holds each end: the figures to set beside the paper's ranges."""
+    if not rows:
+        return {}
+    out: dict[str, Any] = {"benchmarks": len(rows)}
+    for field in ("forward_flops_per_sample", "parameters"):
+        lo = min(rows, key=lambda r: r["full"][field])
+        hi = max(rows, key=lambda r: r["full"][field])
+        out[field] = {"min": lo["full"][field], "min_id": lo[key], "max": hi["full"][field], "max_id": hi[key]}
+    return out
 
 
 def _epochs_text(stats: dict[str, Any], bars: list[str]) -> str:
@@ -170,4 +195,35 @@ def print_characterization(result: dict[str, Any], console: Console) -> None:
     console.print(
         f"Paper's suite ranges: forward {ranges['forward']}; parameters {ranges['parameters']}; "
         f"epochs {ranges['epochs']}."
+    )
+    ours = result.get("ranges") or {}
+    if ours:
+        console.print(_range_text(f"These {ours['benchmarks']} benchmarks at full shapes", ours))
+    if result.get("mlperf"):
+        table = Table(title="MLPerf Training workloads at their reference shapes (the same counter)")
+        for col in ("task", "model", "shapes from", "sample", "parameters", "forward FLOPs", "train step FLOPs"):
+            table.add_column(col, justify="right" if col.startswith(("param", "forward", "train")) else "left")
+        for row in result["mlperf"]:
+            c = row["full"]
+            table.add_row(
+                row["task"],
+                row["model"],
+                row["reference"],
+                c["sample"],
+                si(c["parameters"]),
+                si(c["forward_flops_per_sample"]),
+                si(c["train_step_flops_per_sample"]),
+            )
+        console.print(table)
+        paper = result["paper_mlperf_ranges"]
+        console.print(f"Paper's MLPerf ranges: forward {paper['forward']}; parameters {paper['parameters']}.")
+        console.print(_range_text("These MLPerf workloads", result["mlperf_ranges"]))
+
+
+def _range_text(what: str, ranges: dict[str, Any]) -> str:
+    f, n = ranges["forward_flops_per_sample"], ranges["parameters"]
+    return (
+        f"{what}: forward {f['min'] / 1e6:,.3g} ({f['min_id']}) to {f['max'] / 1e6:,.0f} ({f['max_id']}) M-FLOPs "
+        f"({f['min'] / 2e6:,.3g} to {f['max'] / 2e6:,.0f} M-MACs); parameters {n['min'] / 1e6:,.3g} M "
+        f"({n['min_id']}) to {n['max'] / 1e6:,.1f} M ({n['max_id']})."
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -61,11 +62,16 @@ def count_probe(probe: ModelProbe) -> dict[str, Any]:
 
 def characterize_model(cls: type[Benchmark], settings: ProfileSettings) -> dict[str, Any]:
     """`count_probe` of a benchmark at some settings: on `meta` where its probe allows, else on the CPU."""
+    return count_on_meta_or_cpu(lambda device: cls.model_probe(settings, device))
+
+
+def count_on_meta_or_cpu(make_probe: Callable[[torch.device], ModelProbe]) -> dict[str, Any]:
+    """`count_probe` of the probe `make_probe(device)` builds: on `meta` where it allows, else on the CPU (seeded)."""
     t0 = time.perf_counter()
     probe: ModelProbe | None
     try:
         with torch.device("meta"):
-            probe = cls.model_probe(settings, torch.device("meta"))
+            probe = make_probe(torch.device("meta"))
         device = "meta"
         if not probe.meta_ok:
             probe = None
@@ -76,7 +82,7 @@ def characterize_model(cls: type[Benchmark], settings: ProfileSettings) -> dict[
     if probe is None:
         device = "cpu"
         with _fixed_rng():
-            probe = cls.model_probe(settings, torch.device("cpu"))
+            probe = make_probe(torch.device("cpu"))
     counts = count_probe(probe)
     return {**counts, "counted_on": device, "counter": FLOP_COUNTER, "count_time_s": time.perf_counter() - t0}
 
