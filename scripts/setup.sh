@@ -11,14 +11,18 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
-# espeak-ng speaks C6's embedded LibriSpeech-format corpus (real synthesized speech); Debian package, needs root.
-if ! command -v espeak-ng >/dev/null 2>&1; then
+# Debian packages (need root): espeak-ng speaks C6's embedded LibriSpeech-format corpus (real synthesized speech);
+# chromium is the headless browser the report's test opens `aibench report`'s HTML in.
+apt_install() {  # $1 command, $2 package, $3 what is lost without it
+  command -v "$1" >/dev/null 2>&1 && return 0
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get install -y -q espeak-ng >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q espeak-ng >/dev/null; }
+    apt-get install -y -q "$2" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "$2" >/dev/null; }
   else
-    echo "note: espeak-ng is not installed (apt-get install espeak-ng); C6's embedded data cannot be generated" >&2
+    echo "note: $2 is not installed (apt-get install $2); $3" >&2
   fi
-fi
+}
+apt_install espeak-ng espeak-ng "C6's embedded data cannot be generated"
+apt_install chromium chromium "the report's browser test is skipped"
 # torch 2.14.1 / torchvision 0.29.1 are pinned in pyproject.toml.
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 .venv/bin/python -c "import aibench, torch, torchvision; print(f'aibench {aibench.__version__}, torch {torch.__version__}, torchvision {torchvision.__version__}')"

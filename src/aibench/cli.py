@@ -138,6 +138,13 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--suite", default="subset", help="suite the geometric mean is taken over (default subset)")
     cmp_.add_argument("--out", type=Path, help="JSON file to write")
 
+    rep = sub.add_parser("report", help="one self-contained HTML report of results folders (one system each)")
+    rep.add_argument(
+        "results", nargs="+", type=Path, help="results folders: sessions, profiles, infer runs, characterize"
+    )
+    rep.add_argument("-o", "--out", type=Path, default=Path("report.html"), help="HTML file to write (report.html)")
+    rep.add_argument("--title", default="AIBench report", help="the report's title")
+
     pr = sub.add_parser("profile", help="operator hotspots, step breakdown, hardware counters and a Chrome trace")
     pr.add_argument("benchmarks", nargs="*", help="ids (DC-AI-C1 or C1) or names; default: --suite subset")
     pr.add_argument("--suite", help=f"one of: {', '.join(SUITES)}")
@@ -838,6 +845,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from aibench.analyses.report import build_report
+
+    for folder in args.results:
+        _check_results_dir(folder)
+    page = build_report(args.results, title=args.title)
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(args.out)
+    print(f"written: {args.out} ({len(page) / 1e6:.1f} MB, opens offline)")
+    return 0
+
+
 COMMANDS = {
     "list": cmd_list,
     "run": cmd_run,
@@ -852,6 +872,7 @@ COMMANDS = {
     "variation": cmd_variation,
     "subset": cmd_subset,
     "compare": cmd_compare,
+    "report": cmd_report,
 }
 
 

@@ -60,6 +60,11 @@ def _group(items: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _counted(result: dict[str, Any]) -> bool:
+    char = result.get("characterization") or {}
+    return char.get("parameters") is not None and char.get("forward_flops_per_sample") is not None
+
+
 def features(
     sessions: Iterable[dict[str, Any]], profiles: Iterable[dict[str, Any]] = ()
 ) -> tuple[list[str], dict[str, list[str]], np.ndarray, dict[str, dict[str, Any]]]:
@@ -71,7 +76,7 @@ def features(
     profs = {b: runs[-1] for b, runs in _group(profiles).items()}
     if not by_bench:
         raise ValueError("no training sessions in the results")
-    unusable = [b for b, runs in by_bench.items() if not any(r.get("characterization") for r in runs)]
+    unusable = [b for b, runs in by_bench.items() if not any(_counted(r) for r in runs)]
     if unusable:
         raise ValueError(f"sessions of {', '.join(unusable)} have no characterization (parameters and FLOPs)")
     ids = sorted(by_bench, key=lambda b: int(b.rsplit("C", 1)[-1]) if b.rsplit("C", 1)[-1].isdigit() else 10**6)
@@ -88,7 +93,7 @@ def features(
     rows, facts = [], {}
     for b in ids:
         runs = by_bench[b]
-        char = next(r["characterization"] for r in runs if r.get("characterization"))
+        char = next(r["characterization"] for r in runs if _counted(r))
         epochs = [r["metrics"]["epochs_to_convergent"] for r in runs if r["metrics"].get("epochs_to_convergent")]
         converged = bool(epochs)
         if not converged:
