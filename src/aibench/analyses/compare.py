@@ -22,19 +22,18 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from aibench.analyses.summary import mlperf_time_to_train, reached_target, resampled_scores
+from aibench.analyses.summary import (
+    benchmark_order,
+    by_benchmark,
+    mlperf_time_to_train,
+    reached_target,
+    resampled_scores,
+)
 from aibench.catalog import SUITES
 from aibench.harness.display import safe_text
 
 COMPARE_RESAMPLES = 10_000
 MIN_SESSIONS_FOR_INTERVAL = 3
-
-
-def _sessions(results: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        out.setdefault(r["benchmark"]["id"], []).append(r)
-    return out
 
 
 def _times(runs: Sequence[dict[str, Any]]) -> list[float | None]:
@@ -81,11 +80,11 @@ def compare(
     suite: str = "subset",
 ) -> dict[str, Any]:
     """Speedups of B over A per benchmark with bootstrap intervals, and their geometric mean over `suite`."""
-    sa, sb = _sessions(results_a), _sessions(results_b)
+    sa, sb = by_benchmark(results_a), by_benchmark(results_b)
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     draws: dict[str, np.ndarray] = {}
-    for bench_id in sorted(set(sa) | set(sb), key=lambda b: (len(b), b)):
+    for bench_id in sorted(set(sa) | set(sb), key=benchmark_order):
         row: dict[str, Any] = {
             "benchmark": bench_id,
             "sessions_a": len(sa.get(bench_id, [])),
@@ -150,33 +149,20 @@ def print_comparison(result: dict[str, Any], label_a: str, label_b: str, console
     for col in ("benchmark", "sessions A/B", "A (s)", "B (s)", "speedup", "interval", "verdict"):
         table.add_column(col, justify="left" if col in ("benchmark", "verdict") else "right")
     for r in result["benchmarks"]:
-        iv = r.get("interval")
-        interval = "-"
-        if iv:
-            lo = "0" if iv["low"] is None else f"{iv['low']:.2f}"
-            hi = "inf" if iv["high"] is None else f"{iv['high']:.2f}"
-            interval = f"[{lo}, {hi}]"
-        verdict = r.get("refused") and f"refused: {r['refused']}" or r.get("significance", "")
-        if r.get("flag"):
-            verdict += f" (flag: {r['flag']})"
         table.add_row(
             safe_text(r["benchmark"]),
             f"{r['sessions_a']}/{r['sessions_b']}",
             _fmt(r.get("time_a_s")),
             _fmt(r.get("time_b_s")),
             "-" if r.get("speedup") is None else f"{r['speedup']:.3f}",
-            interval,
-            safe_text(verdict),
+            interval_text(r.get("interval")),
+            safe_text(verdict_text(r)),
         )
     console.print(table)
     geo = result["geomean"]
     if "geomean_speedup" in geo:
         iv = geo.get("interval")
-        tail = ""
-        if iv:
-            lo = "0" if iv["low"] is None else f"{iv['low']:.3f}"
-            hi = "inf" if iv["high"] is None else f"{iv['high']:.3f}"
-            tail = f", {100 * iv['confidence']:.0f}% interval [{lo}, {hi}]"
+        tail = f", {100 * iv['confidence']:.0f}% interval {interval_text(iv)}" if iv else ""
         console.print(f"geometric mean over the {geo['suite']} suite: {geo['geomean_speedup']:.3f}{tail}")
     else:
         console.print(
@@ -185,6 +171,21 @@ def print_comparison(result: dict[str, Any], label_a: str, label_b: str, console
             )
         )
     console.print(safe_text(result["method"]), style="dim")
+
+
+def interval_text(iv: dict[str, Any] | None) -> str:
+    """'[low, high]' of a speedup interval; an unbounded end is 0 or inf."""
+    if not iv:
+        return "-"
+    lo = "0" if iv["low"] is None else f"{iv['low']:.3f}"
+    hi = "inf" if iv["high"] is None else f"{iv['high']:.3f}"
+    return f"[{lo}, {hi}]"
+
+
+def verdict_text(row: dict[str, Any]) -> str:
+    """A benchmark row's verdict: why it was refused, or its significance, and any flag."""
+    verdict = f"refused: {row['refused']}" if row.get("refused") else row.get("significance", "")
+    return verdict + (f" (flag: {row['flag']})" if row.get("flag") else "")
 
 
 def _fmt(seconds: float | None) -> str:

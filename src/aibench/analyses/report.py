@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aibench.analyses.compare import compare
-from aibench.analyses.summary import summarize
+from aibench.analyses.compare import compare, interval_text, verdict_text
+from aibench.analyses.summary import benchmark_order, summarize
 from aibench.analyses.variation import PAPER_EPOCHS_COV, suite_cost, variation
 from aibench.harness.results import ResultFileError, load_results, read_result
 
@@ -95,11 +95,16 @@ class Figures:
         return f'<div class="fig" id="{fig_id}"></div>'
 
 
+def _line(x: list[Any], y: list[Any], name: str) -> dict[str, Any]:
+    return {"type": "scatter", "mode": "lines+markers", "x": x, "y": y, "name": name}
+
+
 def _quality_figures(systems: list[SystemResults], figs: Figures) -> str:
     parts = []
-    benches = sorted({r["benchmark"]["id"] for s in systems for r in s.sessions}, key=_order)
+    benches = sorted({r["benchmark"]["id"] for s in systems for r in s.sessions}, key=benchmark_order)
     for bench in benches:
-        by_time, by_epoch = [], []
+        by_time: list[dict[str, Any]] = []
+        by_epoch: list[dict[str, Any]] = []
         target, metric = None, None
         for s in systems:
             for r in (r for r in s.sessions if r["benchmark"]["id"] == bench):
@@ -109,24 +114,9 @@ def _quality_figures(systems: list[SystemResults], figs: Figures) -> str:
                 points = [(c["epoch"], c["elapsed_s"], c["quality"].get(metric)) for c in r.get("curve") or []]
                 points = [p for p in points if p[2] is not None]
                 name = _e(f"{s.label} run {r.get('run_index', '?')} (seed {r['seed']})")
-                by_time.append(
-                    {
-                        "x": [p[1] for p in points],
-                        "y": [p[2] for p in points],
-                        "name": name,
-                        "mode": "lines+markers",
-                        "type": "scatter",
-                    }
-                )
-                by_epoch.append(
-                    {
-                        "x": [p[0] for p in points],
-                        "y": [p[2] for p in points],
-                        "name": name,
-                        "mode": "lines+markers",
-                        "type": "scatter",
-                    }
-                )
+                quality = [p[2] for p in points]
+                by_time.append(_line([p[1] for p in points], quality, name))
+                by_epoch.append(_line([p[0] for p in points], quality, name))
         shapes = []
         if target is not None:
             shapes = [
@@ -156,11 +146,6 @@ def _quality_figures(systems: list[SystemResults], figs: Figures) -> str:
     return "".join(parts)
 
 
-def _order(bench_id: str) -> tuple[int, str]:
-    tail = bench_id.rsplit("C", 1)[-1]
-    return (int(tail), bench_id) if tail.isdigit() else (10**6, bench_id)
-
-
 def _summary_section(systems: list[SystemResults], figs: Figures) -> str:
     html_parts: list[str] = []
     ttq_traces: list[dict[str, Any]] = []
@@ -170,7 +155,7 @@ def _summary_section(systems: list[SystemResults], figs: Figures) -> str:
         if not s.sessions:
             continue
         rows = summarize(s.sessions)["benchmarks"]
-        rows.sort(key=lambda r: _order(r["benchmark"]))
+        rows.sort(key=lambda r: benchmark_order(r["benchmark"]))
         table_rows = [
             [
                 r["benchmark"],
@@ -340,7 +325,7 @@ def _profiles(systems: list[SystemResults], figs: Figures) -> str:
     profs = {p["benchmark"]["id"]: p for s in systems for p in s.profiles}
     if not profs:
         return "<p>No profiles: run <code>aibench profile --suite full --out FOLDER</code>.</p>"
-    ids = sorted(profs, key=_order)
+    ids = sorted(profs, key=benchmark_order)
     classes = sorted({c["class"] for p in profs.values() for c in p.get("operator_classes") or []})
     op_traces = [
         {
@@ -400,19 +385,10 @@ def _comparison(systems: list[SystemResults]) -> str:
     base = systems[0]
     for other in systems[1:]:
         result = compare(base.sessions, other.sessions)
-        rows = []
-        for r in result["benchmarks"]:
-            iv = r.get("interval") or {}
-            interval = f"[{_fmt(iv.get('low'), '.3f')}, {_fmt(iv.get('high'), '.3f')}]" if iv else "–"
-            verdict = r.get("refused") and f"refused: {r['refused']}" or r.get("significance", "")
-            rows.append(
-                [
-                    r["benchmark"],
-                    _fmt(r.get("speedup"), ".3f"),
-                    interval,
-                    verdict + (f" ({r['flag']})" if r.get("flag") else ""),
-                ]
-            )
+        rows = [
+            [r["benchmark"], _fmt(r.get("speedup"), ".3f"), interval_text(r.get("interval")), verdict_text(r)]
+            for r in result["benchmarks"]
+        ]
         geo = result["geomean"]
         parts.append(f"<h3>{_e(other.label)} against {_e(base.label)}</h3>")
         parts.append(_table(["benchmark", "speedup (A time / B time)", "95% interval", "verdict"], rows))

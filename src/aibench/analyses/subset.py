@@ -38,7 +38,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from aibench.analyses.summary import coefficient_of_variation
+from aibench.analyses.summary import by_benchmark, coefficient_of_variation
 from aibench.analyses.variation import subset_saving, suite_cost
 from aibench.catalog import SUITES
 from aibench.harness.display import safe_text
@@ -53,13 +53,6 @@ DEFAULT_COVERAGE = 0.75
 KMEANS_INIT = 20
 
 
-def _group(items: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in items:
-        out.setdefault(r["benchmark"]["id"], []).append(r)
-    return out
-
-
 def _counted(result: dict[str, Any]) -> bool:
     char = result.get("characterization") or {}
     return char.get("parameters") is not None and char.get("forward_flops_per_sample") is not None
@@ -72,14 +65,14 @@ def features(
 
     Profile features are used only when every benchmark has a profile: a column missing for some benchmarks
     cannot be standardized honestly."""
-    by_bench = _group(sessions)
-    profs = {b: runs[-1] for b, runs in _group(profiles).items()}
+    by_bench = by_benchmark(sessions)
+    profs = {b: runs[-1] for b, runs in by_benchmark(profiles).items()}
     if not by_bench:
         raise ValueError("no training sessions in the results")
     unusable = [b for b, runs in by_bench.items() if not any(_counted(r) for r in runs)]
     if unusable:
         raise ValueError(f"sessions of {', '.join(unusable)} have no characterization (parameters and FLOPs)")
-    ids = sorted(by_bench, key=lambda b: int(b.rsplit("C", 1)[-1]) if b.rsplit("C", 1)[-1].isdigit() else 10**6)
+    ids = list(by_bench)  # in benchmark order
     use_profiles = bool(profs) and all(b in profs for b in ids)
     classes = sorted({c["class"] for p in profs.values() for c in p.get("operator_classes") or []})
     groups: dict[str, list[str]] = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,20 @@ from aibench.harness.results import SUMMARY_SCHEMA_VERSION
 
 BOOTSTRAP_MIN_RUNS = 5
 BOOTSTRAP_RESAMPLES = 10_000
+
+
+def benchmark_order(bench_id: str) -> tuple[int, str]:
+    """DC-AI-C2 before DC-AI-C10 (by number), then any other id by name."""
+    tail = bench_id.rsplit("C", 1)[-1]
+    return (int(tail), bench_id) if tail.isdigit() else (10**6, bench_id)
+
+
+def by_benchmark(results: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Results grouped by benchmark id, in benchmark order, each group in the order given."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        out.setdefault(r["benchmark"]["id"], []).append(r)
+    return dict(sorted(out.items(), key=lambda kv: benchmark_order(kv[0])))
 
 
 def reached_target(result: dict[str, Any]) -> bool:

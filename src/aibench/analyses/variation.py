@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aibench.analyses.summary import coefficient_of_variation
+from aibench.analyses.summary import by_benchmark, coefficient_of_variation
 from aibench.harness.display import safe_text
 
 # Section 5.3.1's run-to-run variation of epochs to converge (the paper's Table 6, in %).
@@ -33,18 +33,6 @@ PAPER_EPOCHS_COV: dict[str, float] = {
 PAPER_SUBSET_SAVING = 0.41  # section 5.3.2: the subset's sessions against the whole suite's
 
 
-def _by_benchmark(results: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        out.setdefault(r["benchmark"]["id"], []).append(r)
-    return dict(sorted(out.items(), key=lambda kv: _order(kv[0])))
-
-
-def _order(bench_id: str) -> tuple[int, str]:
-    tail = bench_id.rsplit("C", 1)[-1]
-    return (int(tail), bench_id) if tail.isdigit() else (10**6, bench_id)
-
-
 def seeding(results: Sequence[dict[str, Any]]) -> str:
     """'fixed' when every session used one seed, 'varied' when they differ."""
     return "fixed" if len({r["seed"] for r in results}) == 1 else "varied"
@@ -54,7 +42,7 @@ def variation(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per benchmark: sessions, seeding, epochs to the convergent quality of each session that reached it, and
     their CoV (None below two such sessions) beside the paper's."""
     rows = []
-    for bench_id, runs in _by_benchmark(results).items():
+    for bench_id, runs in by_benchmark(results).items():
         epochs = [r["metrics"]["epochs_to_convergent"] for r in runs if r["metrics"].get("epochs_to_convergent")]
         cov = coefficient_of_variation(epochs)
         rows.append(
@@ -84,7 +72,7 @@ def session_wall_s(result: dict[str, Any]) -> float:
 def suite_cost(results: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Wall seconds of entire sessions, summed per benchmark (every session in the results)."""
     cost: dict[str, float] = {}
-    for bench_id, runs in _by_benchmark(results).items():
+    for bench_id, runs in by_benchmark(results).items():
         cost[bench_id] = sum(session_wall_s(r) for r in runs)
     return cost
 
